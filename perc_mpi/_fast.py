@@ -1,0 +1,115 @@
+"""The ``fast`` engine's compiled kernel: a bucket queue with lazily drawn cell values.
+
+The kernel only loops and fills; the wrapper in :mod:`perc_mpi.engine` validates,
+seeds and allocates.  Cell values are drawn from the run's own xoshiro256++ stream
+the first time a cell reaches the frontier, so a run costs O(cluster) work and the
+grid-sized memory is one byte of state per cell.  The draws happen in a fixed order
+(neighbours x-1, x+1, y-1, y+1 of each newly filled cell, then one uniform tie pick),
+so the result depends only on (width, height, depth, seed).
+"""
+
+import numpy as np
+from numba import njit
+
+UNSEEN, FRONTIER, FILLED = 0, 1, 2
+
+# Typed constants: numba types a bare Python int as int64, and uint64 <op> int64
+# silently becomes float64, which would break the generator's bit arithmetic.
+_U1 = np.uint64(1)
+_U32 = np.uint64(32)
+_MASK32 = np.uint64(0xFFFFFFFF)
+_TWO32 = np.uint64(1 << 32)
+_INITIAL_BUCKET = 16
+_INITIAL_FILLS = 1024
+
+
+@njit(cache=True)
+def _rotl(x, k):
+    return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
+
+
+@njit(cache=True)
+def next_u64(s):
+    """Advance the xoshiro256++ state ``s`` (uint64[4]) and return the next 64-bit word."""
+    result = _rotl(s[0] + s[3], 23) + s[0]
+    t = s[1] << np.uint64(17)
+    s[2] ^= s[0]
+    s[3] ^= s[1]
+    s[1] ^= s[2]
+    s[0] ^= s[3]
+    s[2] ^= t
+    s[3] = _rotl(s[3], 45)
+    return result
+
+
+@njit(cache=True)
+def bounded(s, n):
+    """Return an unbiased integer in [0, n) for 1 <= n < 2**32 (Lemire's method)."""
+    n = np.uint64(n)
+    m = (next_u64(s) >> _U32) * n
+    low = m & _MASK32
+    if low < n:
+        threshold = (_TWO32 - n) % n
+        while low < threshold:
+            m = (next_u64(s) >> _U32) * n
+            low = m & _MASK32
+    return np.int64(m >> _U32)
+
+
+@njit(cache=True)
+def _grow(buckets):
+    """Return the bucket table with every level's capacity doubled."""
+    grown = np.empty((buckets.shape[0], 2 * buckets.shape[1]), np.int64)
+    grown[:, : buckets.shape[1]] = buckets
+    return grown
+
+
+@njit(cache=True)
+def invade_fast(width, height, depth, s, state):
+    """Run one invasion on a zeroed ``state`` (uint8, width*height, index x*height+y).
+
+    Returns ``(n_filled, cells, values)``: the linear index and the value of every
+    filled cell in fill order (arrays may be longer than ``n_filled``).
+    """
+    # One row of cell indices per value level; all rows grow together (amortised O(1)).
+    buckets = np.empty((depth + 1, _INITIAL_BUCKET), np.int64)
+    lengths = np.zeros(depth + 1, np.int64)
+    cells = np.empty(_INITIAL_FILLS, np.int64)
+    values = np.empty(_INITIAL_FILLS, np.uint16)
+
+    cell = (width // 2) * height + height // 2
+    state[cell] = FILLED
+    cells[0] = cell
+    values[0] = 1 + bounded(s, depth)
+    n_filled = 1
+    lowest = depth + 1
+    while True:
+        for neighbour in (cell - height, cell + height, cell - 1, cell + 1):
+            if state[neighbour] == UNSEEN:
+                state[neighbour] = FRONTIER
+                level = 1 + bounded(s, depth)
+                if lengths[level] == buckets.shape[1]:
+                    buckets = _grow(buckets)
+                buckets[level, lengths[level]] = neighbour
+                lengths[level] += 1
+                lowest = min(lowest, level)
+
+        while lengths[lowest] == 0:
+            lowest += 1
+        pick = bounded(s, lengths[lowest])
+        cell = buckets[lowest, pick]
+        lengths[lowest] -= 1
+        buckets[lowest, pick] = buckets[lowest, lengths[lowest]]
+        state[cell] = FILLED
+
+        if n_filled == cells.shape[0]:
+            cells = np.concatenate((cells, np.empty(n_filled, np.int64)))
+            values = np.concatenate((values, np.empty(n_filled, np.uint16)))
+        cells[n_filled] = cell
+        values[n_filled] = lowest
+        n_filled += 1
+
+        x = cell // height
+        y = cell - x * height
+        if x == 0 or x == width - 1 or y == 0 or y == height - 1:
+            return n_filled, cells, values

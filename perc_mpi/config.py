@@ -1,0 +1,23 @@
+"""Tunables and limits in one place (no magic numbers elsewhere)."""
+
+ENGINES = ("fast", "original")
+DEFAULT_ENGINE = "fast"
+
+MIN_SIDE = 3
+MAX_DEPTH = 65535  # cell values are stored as uint16
+MAX_CELLS = 2**31 - 1  # tie counts and indices stay well inside 32-bit draws
+MAX_SEED = 2**63 - 1  # the original draws job seeds with randrange(sys.maxsize)
+MAX_JOBS = 10_000_000
+
+# Bytes of memory per grid cell while a run is in flight (state, mask, values, trees);
+# used to refuse grids that cannot fit before any work starts.
+BYTES_PER_CELL = {"fast": 3, "original": 6}
+
+# Exit statuses, documented in the README.
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_BAD_INPUT = 2
+EXIT_JOBS_FAILED = 3
+EXIT_INTERRUPTED = 4
+
+PROGRESS_SECONDS = 10.0  # at most one progress line this often on long sweeps

@@ -1,0 +1,103 @@
+"""Stage 3: one invasion-percolation run.
+
+:func:`invade` validates its arguments, seeds the engine's random stream, allocates,
+and calls a compiled kernel (:mod:`perc_mpi._fast` or :mod:`perc_mpi._original`).
+The process: every cell gets an integer value uniform in 1..depth; cell
+(width // 2, height // 2) is filled first; then, repeatedly, among the unfilled cells
+4-adjacent to the cluster, one of those with the lowest value is filled, chosen
+uniformly at random afresh at every step; the run stops right after a border cell is
+filled.  Grids are indexed ``[x, y]``.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._fast import FILLED, invade_fast
+from ._original import invade_original
+from .parameters import RunParams, parse_run
+
+_MIN_BLOCK_SHIFT = 6  # 64 cells per Fenwick block in the original engine
+
+
+@dataclass(frozen=True)
+class InvasionResult:
+    """The outcome of one run.
+
+    ``filled`` is the boolean mask of shape (width, height); ``fill_x``, ``fill_y`` and
+    ``fill_values`` give each filled cell's coordinates and value in fill order (the
+    centre first, the border cell last).
+    """
+
+    params: RunParams
+    filled: np.ndarray
+    fill_x: np.ndarray
+    fill_y: np.ndarray
+    fill_values: np.ndarray
+
+    @property
+    def n_filled(self) -> int:
+        """Return the number of filled cells."""
+        return len(self.fill_values)
+
+
+def fast_stream(seed: int) -> np.ndarray:
+    """Return the xoshiro256++ state (uint64[4]) of the ``fast`` engine for a run seed."""
+    return np.random.SeedSequence(seed).generate_state(4, np.uint64)
+
+
+def original_stream(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return Python's Mersenne Twister state after ``random.seed(seed)`` as (words, position)."""
+    internal = random.Random(seed).getstate()[1]
+    return np.array(internal[:-1], np.int64), np.array(internal[-1:], np.int64)
+
+
+def _block_shift(depth: int) -> int:
+    """Fenwick block size (log2) for the original engine: at least depth+1 cells, so the
+    per-level count trees take at most about 4 bytes per cell."""
+    return max(_MIN_BLOCK_SHIFT, int(depth).bit_length())
+
+
+def run_kernel(params: RunParams, state: np.ndarray):
+    """Run the compiled kernel of ``params.engine`` on a zeroed state array.
+
+    Returns ``(n_filled, cells, values)`` (see the kernels); the state array is left
+    with FILLED (2) on filled cells.
+    """
+    w, h, d = params.width, params.height, params.depth
+    # Interpreted runs (NUMBA_DISABLE_JIT=1) wrap integers like the compiled code does;
+    # silence NumPy's overflow warnings there.
+    with np.errstate(over="ignore"):
+        if params.engine == "fast":
+            return invade_fast(w, h, d, fast_stream(params.seed), state)
+        words, position = original_stream(params.seed)
+        return invade_original(w, h, d, words, position, _block_shift(d), state)
+
+
+def invade(width: int, height: int, depth: int, seed: int | None = None, engine: str = "fast") -> InvasionResult:
+    """Simulate one invasion and return its :class:`InvasionResult`.
+
+    ``seed=None`` draws a seed (recorded in ``result.params.seed``).  ``engine="fast"``
+    draws values lazily from a per-run xoshiro256++ stream (O(cluster) work);
+    ``engine="original"`` reproduces the original Python program bit for bit.
+    Raises :class:`perc_mpi.parameters.ParameterError` (a ValueError) on bad arguments.
+    """
+    params = parse_run(
+        {"width": width, "height": height, "depth": depth, "seed": seed, "engine": engine},
+        source="invade()",
+    )
+    return run(params)
+
+
+def run(params: RunParams) -> InvasionResult:
+    """Return the :class:`InvasionResult` of already validated parameters."""
+    state = np.zeros(params.width * params.height, np.uint8)
+    n_filled, cells, values = run_kernel(params, state)
+    cells = cells[:n_filled]
+    filled = (state == FILLED).reshape(params.width, params.height)
+    fill_x, fill_y = np.divmod(cells, params.height)
+    return InvasionResult(params, filled, fill_x, fill_y, values[:n_filled].copy())
+

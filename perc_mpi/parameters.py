@@ -1,0 +1,196 @@
+"""Stage 1: read and validate run and sweep parameter files.
+
+Everything a user can get wrong is caught here, before any work starts, and reported
+as one :class:`ParameterError` naming the file, the field, what was received and what
+was expected.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import config
+
+SINGLE_KEYS = ("width", "height", "depth", "seed", "engine")
+SWEEP_KEYS = ("size", "width", "height", "depth", "runs", "seed", "engine")
+# Swept axes in cube order: the original nests size, then depth, then runs.
+AXES = ("width", "height", "depth", "engine")
+
+
+class ParameterError(ValueError):
+    """Bad input: ``source: field: message``; the CLI prints it and exits with status 2."""
+
+    def __init__(self, source: str, field: str | None, message: str):
+        self.source, self.field = source, field
+        where = f"{source}: {field}" if field else source
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class RunParams:
+    """One invasion: grid shape, value depth, run seed and engine."""
+
+    width: int
+    height: int
+    depth: int
+    seed: int
+    engine: str = config.DEFAULT_ENGINE
+
+
+@dataclass(frozen=True)
+class SweepParams:
+    """A sweep: the value list of every axis (see ``AXES``), runs per point, sweep seed."""
+
+    axes: dict[str, tuple]
+    runs: int
+    seed: int
+    square: bool  # given as ``size`` (the original's square grids)
+    text: str  # the sweep JSON exactly as read, for the output's provenance
+
+
+def draw_seed() -> int:
+    """Return a fresh seed from the OS entropy source, in the range the original uses."""
+    return random.SystemRandom().randrange(sys.maxsize)
+
+
+def read_json(path: str | os.PathLike) -> tuple[dict[str, Any], str]:
+    """Return ``(object, text)`` of a JSON file whose top level must be an object."""
+    source = str(path)
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise ParameterError(source, None, "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParameterError(source, None, f"cannot read: {exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ParameterError(source, None, f"invalid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ParameterError(source, None, f"expected a JSON object, got {type(data).__name__}")
+    return data, text
+
+
+def is_sweep(data: dict[str, Any]) -> bool:
+    """Return True for a sweep file (it has ``runs``), False for a single run."""
+    return "runs" in data
+
+
+def _check_keys(source: str, data: dict, allowed: tuple[str, ...], required: tuple[str, ...]):
+    for key in data:
+        if key not in allowed:
+            hint = difflib.get_close_matches(key, allowed, n=1)
+            tip = f"; did you mean {hint[0]!r}?" if hint else f"; allowed keys: {', '.join(allowed)}"
+            raise ParameterError(source, repr(key), f"unknown key{tip}")
+    for key in required:
+        if key not in data:
+            raise ParameterError(source, repr(key), "missing required key")
+
+
+def _integer(source: str, field: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParameterError(source, field, f"expected an integer, got {value!r}")
+    if not low <= value <= high:
+        raise ParameterError(source, field, f"expected an integer in {low}..{high}, got {value}")
+    return value
+
+
+def _engine(source: str, field: str, value: Any) -> str:
+    if value not in config.ENGINES:
+        raise ParameterError(source, field, f"expected one of {', '.join(config.ENGINES)}, got {value!r}")
+    return value
+
+
+def _seed(source: str, value: Any) -> int:
+    return draw_seed() if value is None else _integer(source, "'seed'", value, 0, config.MAX_SEED)
+
+
+def _check_grid(source: str, width: int, height: int, engine: str, budget: int | None) -> None:
+    cells = width * height
+    if cells > config.MAX_CELLS:
+        raise ParameterError(
+            source, "'width'/'height'", f"{width}x{height} has {cells} cells; at most {config.MAX_CELLS}"
+        )
+    needed = cells * config.BYTES_PER_CELL[engine]
+    if budget is not None and needed > budget:
+        raise ParameterError(
+            source,
+            "'width'/'height'",
+            f"a {width}x{height} grid needs about {needed / 2**30:.1f} GiB with the {engine} "
+            f"engine; only {budget / 2**30:.1f} GiB of memory is available",
+        )
+
+
+def available_memory() -> int | None:
+    """Return the bytes of memory available to a new process (Linux), or None if unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def parse_run(data: dict[str, Any], source: str, memory: int | None = None) -> RunParams:
+    """Return the validated :class:`RunParams` of a single-run mapping; a null seed is drawn."""
+    _check_keys(source, data, SINGLE_KEYS, ("width", "height", "depth"))
+    width = _integer(source, "'width'", data["width"], config.MIN_SIDE, config.MAX_CELLS)
+    height = _integer(source, "'height'", data["height"], config.MIN_SIDE, config.MAX_CELLS)
+    depth = _integer(source, "'depth'", data["depth"], 1, config.MAX_DEPTH)
+    engine = _engine(source, "'engine'", data.get("engine", config.DEFAULT_ENGINE))
+    _check_grid(source, width, height, engine, memory)
+    return RunParams(width, height, depth, _seed(source, data.get("seed")), engine)
+
+
+def _axis(source: str, key: str, value: Any, check) -> tuple:
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise ParameterError(source, repr(key), "empty list")
+    checked = tuple(check(source, f"{key!r}[{i}]" if isinstance(value, list) else repr(key), v)
+                    for i, v in enumerate(values))
+    if len(set(checked)) != len(checked):
+        raise ParameterError(source, repr(key), f"a value is listed twice: {value!r}")
+    return checked
+
+
+def parse_sweep(data: dict[str, Any], text: str, source: str, memory: int | None = None) -> SweepParams:
+    """Return the validated :class:`SweepParams` of a sweep mapping; a null seed is drawn."""
+    _check_keys(source, data, SWEEP_KEYS, ("depth", "runs"))
+    square = "size" in data
+    if square and ("width" in data or "height" in data):
+        raise ParameterError(source, "'size'", "give either size (square grids) or width and height, not both")
+    if not square and not ("width" in data and "height" in data):
+        raise ParameterError(source, "'size'", "missing required key (or give both width and height)")
+
+    def side(src, field, v):
+        return _integer(src, field, v, config.MIN_SIDE, config.MAX_CELLS)
+
+    def depth(src, field, v):
+        return _integer(src, field, v, 1, config.MAX_DEPTH)
+
+    if square:
+        width = height = _axis(source, "size", data["size"], side)
+    else:
+        width = _axis(source, "width", data["width"], side)
+        height = _axis(source, "height", data["height"], side)
+    axes = {
+        "width": width,
+        "height": height,
+        "depth": _axis(source, "depth", data["depth"], depth),
+        "engine": _axis(source, "engine", data.get("engine", config.DEFAULT_ENGINE), _engine),
+    }
+    runs = _integer(source, "'runs'", data["runs"], 1, config.MAX_JOBS)
+    points = (1 if square else len(height)) * len(width) * len(axes["depth"]) * len(axes["engine"])
+    if points * runs > config.MAX_JOBS:
+        raise ParameterError(source, "'runs'", f"the cube has {points * runs} jobs; at most {config.MAX_JOBS}")
+    for engine in axes["engine"]:
+        _check_grid(source, max(width), max(height), engine, memory)
+    return SweepParams(axes, runs, _seed(source, data.get("seed")), square, text)

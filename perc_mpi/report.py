@@ -1,0 +1,26 @@
+"""Stage 7: text outputs -- the grid drawing and the CSV summary."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Sequence
+from typing import IO
+
+import numpy as np
+
+FILLED_CHAR, EMPTY_CHAR = "X", "."
+
+
+def draw_grid(filled: np.ndarray) -> str:
+    """Return the mask as text, one row per y from height-1 down to 0, ``X`` where filled
+    (the original's ``save_grid``)."""
+    rows = np.where(filled.T[::-1], ord(FILLED_CHAR), ord(EMPTY_CHAR)).astype(np.uint8)
+    lines = np.concatenate([rows, np.full((rows.shape[0], 1), ord("\n"), np.uint8)], axis=1)
+    return lines.tobytes().decode("ascii")
+
+
+def write_csv(stream: IO[str], header: Sequence[str], rows: Iterable[Sequence]) -> None:
+    """Write a CSV table with the original's dialect (``\\n`` line ends, floats as repr)."""
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([repr(float(v)) if isinstance(v, (float, np.floating)) else v for v in row] for row in rows)
