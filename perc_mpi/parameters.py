@@ -129,14 +129,26 @@ def _check_grid(source: str, width: int, height: int, engine: str, budget: int |
 
 
 def available_memory() -> int | None:
-    """Return the bytes of memory available to a new process (Linux), or None if unknown."""
+    """Return the bytes of memory a run may use, or None if unknown.
+
+    The smallest of: ``MemAvailable`` (Linux), the cgroup v2 limit (batch jobs), and
+    the ``PERC_MPI_MEMORY_LIMIT`` environment variable (bytes) when set.
+    """
+    limits = []
+    override = os.environ.get("PERC_MPI_MEMORY_LIMIT")
+    if override:
+        limits.append(int(override))
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
+                limits.append(int(line.split()[1]) * 1024)
     except OSError:
         pass
-    return None
+    try:
+        limits.append(int(Path("/sys/fs/cgroup/memory.max").read_text()))
+    except (OSError, ValueError):  # absent, or "max"
+        pass
+    return min(limits) if limits else None
 
 
 def parse_run(data: dict[str, Any], source: str, memory: int | None = None) -> RunParams:

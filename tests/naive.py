@@ -90,3 +90,92 @@ def estimate_density(points):
     """The original's ``estimate_density``: polyfit of pooled (distance, fraction) points."""
     distance, fraction = zip(*points)
     return np.polyfit(distance, fraction, 1)
+
+
+M32, M64 = 2**32 - 1, 2**64 - 1
+
+
+class Xoshiro256pp:
+    """xoshiro256++ on Python integers (Blackman & Vigna's reference, transcribed)."""
+
+    def __init__(self, state):
+        self.s = [int(v) for v in state]
+
+    @staticmethod
+    def _rotl(x, k):
+        return ((x << k) | (x >> (64 - k))) & M64
+
+    def next(self):
+        s = self.s
+        result = (self._rotl((s[0] + s[3]) & M64, 23) + s[0]) & M64
+        t = (s[1] << 17) & M64
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = self._rotl(s[3], 45)
+        return result
+
+    def bounded(self, n):
+        """Lemire's unbiased integer in [0, n) from the top 32 bits of each draw."""
+        m = (self.next() >> 32) * n
+        if (m & M32) < n:
+            threshold = (2**32 - n) % n
+            while (m & M32) < threshold:
+                m = (self.next() >> 32) * n
+        return m >> 32
+
+
+def fast_invasion(width, height, depth, seed):
+    """The ``fast`` engine's process, written plainly: same draws, same swap-remove buckets.
+
+    Returns (filled mask, fill order [(x, y)], values in fill order, {cell: value} of every
+    cell that was ever drawn, frontier snapshots' minimum at each step as a list).
+    """
+    rng = Xoshiro256pp(np.random.SeedSequence(seed).generate_state(4, np.uint64))
+    value = {}
+    buckets = {v: [] for v in range(1, depth + 1)}
+    mask = np.zeros((width, height), bool)
+    order, values = [], []
+    x, y = width // 2, height // 2
+    value[x, y] = 1 + rng.bounded(depth)
+    while True:
+        mask[x, y] = True
+        order.append((x, y))
+        values.append(value[x, y])
+        if x in (0, width - 1) or y in (0, height - 1):
+            return mask, order, values, value
+        for nb in ((x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)):
+            if nb not in value:
+                value[nb] = 1 + rng.bounded(depth)
+                buckets[value[nb]].append(nb)
+        lowest = min(v for v, cells in buckets.items() if cells)
+        bucket = buckets[lowest]
+        i = rng.bounded(len(bucket))
+        x, y = bucket[i]
+        bucket[i] = bucket[-1]
+        bucket.pop()
+
+
+def heap_invasion(width, height, depth, seed):
+    """A *different* model (fixed random tie order: heap keyed by value, then a per-cell
+    random number); used to show the statistical test can tell models apart."""
+    import heapq
+
+    rng = np.random.default_rng(seed)
+    values = rng.integers(1, depth + 1, size=(width, height))
+    ties = rng.random((width, height))
+    seen = np.zeros((width, height), bool)
+    x, y = width // 2, height // 2
+    seen[x, y] = True
+    heap, n = [], 1
+    while True:
+        for nx, ny in ((x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)):
+            if not seen[nx, ny]:
+                seen[nx, ny] = True
+                heapq.heappush(heap, (values[nx, ny], ties[nx, ny], nx, ny))
+        _, _, x, y = heapq.heappop(heap)
+        n += 1
+        if x in (0, width - 1) or y in (0, height - 1):
+            return n

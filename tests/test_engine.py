@@ -1,0 +1,155 @@
+"""The engines do exactly the specified process."""
+
+import json
+import os
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from naive import fast_invasion, heap_invasion, original_invasion
+
+import perc_mpi
+from perc_mpi.parameters import ParameterError
+
+SHAPES = [(3, 3, 1), (3, 7, 2), (7, 9, 2), (11, 11, 10), (15, 15, 5), (21, 13, 100), (30, 30, 3), (12, 40, 7)]
+
+
+def fill_order(result):
+    return list(zip(result.fill_x.tolist(), result.fill_y.tolist()))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_original_engine_is_the_original(shape):
+    for seed in range(40):
+        result = perc_mpi.invade(*shape, seed, engine="original")
+        mask, order, values = original_invasion(*shape, seed)
+        assert fill_order(result) == order
+        assert result.fill_values.tolist() == values
+        np.testing.assert_array_equal(result.filled, mask)
+
+
+def test_original_engine_with_large_depth_and_big_blocks():
+    # depth >= 64 changes the Fenwick block size; many ties at depth 1 exercise the search
+    for shape in [(41, 41, 1), (25, 25, 300), (9, 9, 65535)]:
+        for seed in range(5):
+            result = perc_mpi.invade(*shape, seed, engine="original")
+            assert fill_order(result) == original_invasion(*shape, seed)[1]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_fast_engine_matches_its_plain_twin(shape):
+    for seed in range(40):
+        result = perc_mpi.invade(*shape, seed)
+        mask, order, values, _ = fast_invasion(*shape, seed)
+        assert fill_order(result) == order
+        assert result.fill_values.tolist() == values
+        np.testing.assert_array_equal(result.filled, mask)
+
+
+def check_laws(width, height, mask, order, value_of):
+    """The laws of the process, for any parameters: see the README."""
+    assert order[0] == (width // 2, height // 2)
+    assert mask.sum() == len(order) == len(set(order))
+    on_border = [x in (0, width - 1) or y in (0, height - 1) for x, y in order]
+    assert on_border[-1] and not any(on_border[:-1])
+    filled = set()
+    frontier = set()
+    for step, cell in enumerate(order):
+        if step:
+            assert cell in frontier  # 4-adjacent to the cluster, hence 4-connected
+            assert value_of(cell) == min(value_of(c) for c in frontier)
+        filled.add(cell)
+        frontier.discard(cell)
+        x, y = cell
+        for nb in ((x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)):
+            if 0 <= nb[0] < width and 0 <= nb[1] < height and nb not in filled:
+                frontier.add(nb)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(3, 25), st.integers(3, 25), st.integers(1, 12), st.integers(0, 2**63 - 1))
+def test_laws_fast(width, height, depth, seed):
+    result = perc_mpi.invade(width, height, depth, seed)
+    _, _, _, value = fast_invasion(width, height, depth, seed)
+    check_laws(width, height, result.filled, fill_order(result), value.__getitem__)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(3, 25), st.integers(3, 25), st.integers(1, 12), st.integers(0, 2**63 - 1))
+def test_laws_original(width, height, depth, seed):
+    result = perc_mpi.invade(width, height, depth, seed, engine="original")
+    rng = random.Random(seed)
+    grid = [[rng.randint(1, depth) for _ in range(height)] for _ in range(width)]
+    check_laws(width, height, result.filled, fill_order(result), lambda c: grid[c[0]][c[1]])
+
+
+def test_reproducible_and_seed_sensitive():
+    a, b = perc_mpi.invade(51, 51, 3, 7), perc_mpi.invade(51, 51, 3, 7)
+    np.testing.assert_array_equal(a.filled, b.filled)
+    assert fill_order(a) != fill_order(perc_mpi.invade(51, 51, 3, 8))
+
+
+def test_seed_none_is_drawn_and_reported():
+    result = perc_mpi.invade(21, 21, 4, None)
+    assert 0 <= result.params.seed < 2**63
+    np.testing.assert_array_equal(perc_mpi.invade(21, 21, 4, result.params.seed).filled, result.filled)
+
+
+def ks_statistic(a, b):
+    """Two-sample Kolmogorov-Smirnov statistic."""
+    grid = np.union1d(a, b)
+    cdf = lambda s: np.searchsorted(np.sort(s), grid, side="right") / len(s)  # noqa: E731
+    return np.abs(cdf(a) - cdf(b)).max()
+
+
+def test_fast_and_original_sample_the_same_model():
+    runs = 300
+    fast = [perc_mpi.invade(31, 31, 2, s).n_filled for s in range(runs)]
+    original = [perc_mpi.invade(31, 31, 2, s, engine="original").n_filled for s in range(runs)]
+    heap = [heap_invasion(31, 31, 2, s) for s in range(runs)]
+    critical = 1.95 * np.sqrt(2 / runs)  # KS at alpha = 0.001; fixed seeds, so no flakes
+    assert ks_statistic(fast, original) < critical
+    assert ks_statistic(fast, heap) > critical  # the test does tell a different model apart
+
+
+def test_interpreted_equals_compiled():
+    """NUMBA_DISABLE_JIT=1 runs the kernels as Python: same masks bit for bit."""
+    cases = [(w, h, d, s, e) for (w, h, d) in [(9, 9, 3), (15, 11, 70)] for s in (1, 2) for e in ("fast", "original")]
+    script = (
+        "import json, sys, perc_mpi\n"
+        "out = [perc_mpi.invade(*c).filled.tolist() for c in json.loads(sys.argv[1])]\n"
+        "print(json.dumps(out))\n"
+    )
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
+    proc = subprocess.run([sys.executable, "-c", script, json.dumps(cases)], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""  # no overflow warnings leak from the interpreted generators
+    for case, mask in zip(cases, json.loads(proc.stdout)):
+        np.testing.assert_array_equal(perc_mpi.invade(*case).filled, np.array(mask))
+
+
+@pytest.mark.parametrize(
+    "args, field",
+    [
+        ((2, 5, 3, 1), "'width'"),
+        ((5, 2, 3, 1), "'height'"),
+        ((5, 5, 0, 1), "'depth'"),
+        ((5, 5, 65536, 1), "'depth'"),
+        ((5, 5, 3, -1), "'seed'"),
+        ((5, 5, 3, 2**63), "'seed'"),
+        ((5.0, 5, 3, 1), "'width'"),
+        ((True, 5, 3, 1), "'width'"),
+    ],
+)
+def test_invade_rejects_bad_arguments(args, field):
+    with pytest.raises(ParameterError, match=field):
+        perc_mpi.invade(*args)
+
+
+def test_invade_rejects_unknown_engine():
+    with pytest.raises(ValueError, match="fast, original"):
+        perc_mpi.invade(5, 5, 3, 1, engine="slow")

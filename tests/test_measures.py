@@ -1,0 +1,75 @@
+"""Measures equal the original's definitions to 1e-12, on any mask."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from naive import collect_density, estimate_density, measure_dimension
+
+import perc_mpi
+from perc_mpi import measures
+
+
+def masks(max_side=40):
+    """Random masks with the centre filled (as every cluster has)."""
+
+    @st.composite
+    def build(draw):
+        w = draw(st.integers(3, max_side))
+        h = draw(st.integers(3, max_side))
+        seed = draw(st.integers(0, 2**32 - 1))
+        p = draw(st.floats(0.0, 1.0))
+        mask = np.random.default_rng(seed).random((w, h)) < p
+        mask[w // 2, h // 2] = True
+        return mask
+
+    return build()
+
+
+@settings(max_examples=80, deadline=None)
+@given(masks())
+def test_density_profile_is_collect_density(mask):
+    xs, ys = np.nonzero(mask)
+    r2, fraction = measures.density_profile(*mask.shape, xs, ys)
+    expected = np.array(collect_density(mask))
+    np.testing.assert_allclose(np.sqrt(r2), expected[:, 0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(fraction, expected[:, 1], rtol=0, atol=1e-12)
+
+
+@settings(max_examples=80, deadline=None)
+@given(masks())
+def test_box_dimension_is_measure_dimension_on_squares(mask):
+    side = min(mask.shape)
+    square = mask[:side, :side].copy()
+    square[side // 2, side // 2] = True
+    assert abs(measures.box_dimension(square) - measure_dimension(square)) < 1e-12
+
+
+def test_box_counts_on_rectangles_use_whole_boxes():
+    mask = np.zeros((9, 5), bool)
+    mask[8, 4] = mask[4, 2] = True  # (8, 4) lies outside every whole 2x2 and 4x4 box
+    rulers, counts = measures.box_counts(mask)
+    assert rulers.tolist() == [1, 2, 4]
+    assert counts.tolist() == [2, 1, 1]
+
+
+def test_full_grid_has_dimension_two():
+    assert measures.box_dimension(np.ones((64, 64), bool)) == pytest.approx(2.0, abs=1e-12)
+
+
+def test_ring_table_counts_every_cell():
+    r2, cells = measures.ring_table(17, 10)
+    assert cells.sum() == 170 and np.all(np.diff(r2) > 0)
+
+
+@pytest.mark.parametrize("engine", ["fast", "original"])
+def test_pooled_fit_equals_original_estimate(engine):
+    runs = [perc_mpi.invade(25, 25, 4, seed, engine=engine) for seed in range(6)]
+    points, profiles = [], []
+    for run in runs:
+        points.extend(collect_density(run.filled))
+        r2, fraction = measures.density_profile(25, 25, run.fill_x, run.fill_y)
+        profiles.append(fraction)
+    expected = estimate_density(points)
+    got = measures.density_fit(r2, np.mean(profiles, axis=0))
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
