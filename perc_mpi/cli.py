@@ -7,6 +7,7 @@ single run whose grid is drawn on stdout (or into DRAWING / ``-o``).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -24,13 +25,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("drawing", nargs="?", help="single run: write the drawing here instead of stdout")
     parser.add_argument("-o", "--output", help="single run: drawing file; sweep: HDF5 file (default: FILE with .h5)")
     parser.add_argument("--dry-run", action="store_true", help="sweep: print the plan and the balance, run nothing")
+    parser.add_argument("--ranks", type=int, metavar="N", help="with --dry-run: plan for N ranks (default: MPI size)")
+    parser.add_argument("--force", action="store_true", help="sweep: overwrite an existing output file")
     parser.add_argument("--version", action="version", version=f"perc_mpi {__version__}")
     return parser
 
 
+# Rank variables set by common launchers (MPICH/Hydra, Open MPI, PMIx, srun), read before
+# MPI is initialised so that errors found before then are printed once, not per rank.
+RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID")
+
+
+def launcher_rank() -> int:
+    """Return this process's rank as told by the MPI launcher's environment (0 if none)."""
+    for name in RANK_VARIABLES:
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return 0
+
+
 def fail(message: str) -> int:
-    """Print one error line on stderr and return the bad-input exit status."""
-    print(f"perc_mpi: error: {message}", file=sys.stderr)
+    """Print one error line on stderr (rank 0 only) and return the bad-input exit status."""
+    if launcher_rank() == 0:
+        print(f"perc_mpi: error: {message}", file=sys.stderr)
     return config.EXIT_BAD_INPUT
 
 
@@ -71,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     except ParameterError as exc:
         return fail(str(exc))
     if not is_sweep(data):
-        return run_single(args, data)
+        # A single run needs no MPI: under a launcher, rank 0 alone runs it.
+        return run_single(args, data) if launcher_rank() == 0 else config.EXIT_OK
     from . import driver  # imports mpi4py: only sweeps need MPI
 
     return driver.main(args, data, text)

@@ -21,3 +21,8 @@ EXIT_JOBS_FAILED = 3
 EXIT_INTERRUPTED = 4
 
 PROGRESS_SECONDS = 10.0  # at most one progress line this often on long sweeps
+
+# Relative cost of an `original` job against a `fast` one of the same grid, for balance.
+ORIGINAL_COST_FACTOR = 4.0
+# A worker sends its finished records to rank 0 at least this often (seconds).
+SEND_SECONDS = 1.0

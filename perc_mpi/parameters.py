@@ -28,9 +28,12 @@ class ParameterError(ValueError):
     """Bad input: ``source: field: message``; the CLI prints it and exits with status 2."""
 
     def __init__(self, source: str, field: str | None, message: str):
-        self.source, self.field = source, field
+        self.source, self.field, self.message = source, field, message
         where = f"{source}: {field}" if field else source
         super().__init__(f"{where}: {message}")
+
+    def __reduce__(self):  # picklable, so rank 0 can broadcast it
+        return type(self), (self.source, self.field, self.message)
 
 
 @dataclass(frozen=True)

@@ -24,3 +24,16 @@ def write_csv(stream: IO[str], header: Sequence[str], rows: Iterable[Sequence]) 
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(header)
     writer.writerows([repr(float(v)) if isinstance(v, (float, np.floating)) else v for v in row] for row in rows)
+
+
+def write_summary_csv(stream: IO[str], summary: np.ndarray) -> None:
+    """Write the summary table as CSV: the original's columns
+    ``size,depth,count,dimension,density_x,density_k`` first, then the extra ones."""
+    names = summary.dtype.names
+
+    def cell(name, value):
+        if name == "size" and value < 0:
+            return ""  # rectangular grid: see width and height
+        return value.decode() if isinstance(value, bytes) else value
+
+    write_csv(stream, names, ([cell(n, row[n]) for n in names] for row in summary))

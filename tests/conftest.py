@@ -24,3 +24,32 @@ def run_cli(*args, mpi=0, cwd=None, timeout=120, env=None):
 def examples():
     """Return the path of the shipped example files."""
     return ROOT / "examples"
+
+
+def read_h5(path):
+    """Return {"attrs": dict, "runs": {col: array}, "summary": {col: array}} of a sweep file."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return {
+            "attrs": dict(f.attrs),
+            "runs": {k: v[()] for k, v in f["runs"].items()},
+            "summary": {k: v[()] for k, v in f["summary"].items()},
+            "density": {k: (g["distance"][()], g["fraction"][()]) for k, g in f["density"].items()},
+            "failures": {k: v[()] for k, v in f["failures"].items()},
+        }
+
+
+def parse_csv(text):
+    """Return the CSV summary as a list of dicts."""
+    import csv
+    import io
+
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def pytest_ignore_collect(collection_path, config):
+    """tests/mpi runs under mpirun (tests/test_mpi_suite.py starts it), not in the serial run."""
+    if collection_path.name == "mpi" and collection_path.parent == ROOT / "tests":
+        return not config.getoption("with_mpi", default=False)
+    return None

@@ -179,3 +179,22 @@ def heap_invasion(width, height, depth, seed):
         n += 1
         if x in (0, width - 1) or y in (0, height - 1):
             return n
+
+
+def original_flow_table(size, depth, runs, seed):
+    """The original Metaflow sweep (make_sweeps, run_job, join, end), without Metaflow:
+    returns {(size, depth): (count, dimension, density_x, density_k)}."""
+    import sys as _sys
+
+    random.seed(seed)
+    jobs = [(s, d, random.randrange(_sys.maxsize)) for s in size for d in depth for _ in range(runs)]
+    counts, dimensions, densities = defaultdict(int), defaultdict(float), defaultdict(list)
+    for s, d, job_seed in jobs:
+        mask, _, _ = original_invasion(s, s, d, job_seed)
+        counts[s, d] += 1
+        dimensions[s, d] += measure_dimension(mask)
+        densities[s, d].extend(collect_density(mask))
+    return {
+        key: (counts[key], dimensions[key] / counts[key], *estimate_density(densities[key]))
+        for key in sorted(counts)
+    }

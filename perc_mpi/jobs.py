@@ -1,0 +1,56 @@
+"""One job of a sweep: run the engine, take the measures, return a record (errors as values)."""
+
+from __future__ import annotations
+
+import socket
+import time
+import traceback
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import engine, measures
+from .parameters import RunParams
+from .plan import JOB_DTYPE
+
+RECORD_DTYPE = np.dtype(
+    JOB_DTYPE.descr
+    + [("filled", np.int64), ("dimension", np.float64), ("rank", np.int32), ("seconds", np.float64)]
+)
+
+
+@dataclass
+class JobOutcome:
+    """A finished job: its record and density profile, or the error that stopped it."""
+
+    record: np.void
+    fraction: np.ndarray | None
+    error: str | None = None
+
+
+def params_of(job: np.void) -> RunParams:
+    """Return the :class:`RunParams` of one row of a plan's jobs."""
+    return RunParams(int(job["width"]), int(job["height"]), int(job["depth"]), int(job["seed"]),
+                     job["engine"].decode())
+
+
+def run_job(job: np.void, rank: int) -> JobOutcome:
+    """Run one job and return its :class:`JobOutcome`; an exception becomes ``error``
+    (job, rank, host and traceback), so one bad job never stops a sweep."""
+    record = np.zeros((), RECORD_DTYPE)
+    for name in JOB_DTYPE.names:
+        record[name] = job[name]
+    record["rank"] = rank
+    start = time.perf_counter()
+    try:
+        result = engine.run(params_of(job))
+        record["filled"] = result.n_filled
+        record["dimension"] = measures.box_dimension(result.filled)
+        _, fraction = measures.density_profile(result.params.width, result.params.height,
+                                               result.fill_x, result.fill_y)
+        error = None
+    except Exception:  # noqa: BLE001 -- recorded with its traceback, reported by rank 0
+        record["filled"], record["dimension"], fraction = -1, np.nan, None
+        error = f"job {int(job['job'])} on rank {rank} ({socket.gethostname()}):\n{traceback.format_exc()}"
+    record["seconds"] = time.perf_counter() - start
+    return JobOutcome(record[()], fraction, error)

@@ -1,0 +1,100 @@
+"""Driver collectives in-process, under COMM_SELF and COMM_WORLD (run with
+``mpirun -n N python -m pytest --with-mpi tests/mpi``; tests/test_mpi_suite.py does)."""
+
+import argparse
+import json
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+from perc_mpi import driver, jobs
+from perc_mpi.parameters import ParameterError
+from perc_mpi.plan import job_seeds
+
+SPEC = {"size": [9, 17], "depth": [2, 5], "runs": 3, "seed": 99}
+COMMS = {"self": MPI.COMM_SELF, "world": MPI.COMM_WORLD}
+
+
+@contextmanager
+def then_barrier(comm):
+    """Yield whether this is rank 0; every rank meets at a barrier afterwards, even when
+    a check in the block fails, so one failure never leaves the other ranks hanging."""
+    try:
+        yield comm.rank == 0
+    finally:
+        comm.barrier()
+
+
+def args_for(path, output, **extra):
+    return argparse.Namespace(file=str(path), output=str(output), dry_run=False, ranks=None, force=False, **extra)
+
+
+def sweep(comm, directory, name, spec=SPEC):
+    path = directory / f"{name}.json"
+    if comm.rank == 0:
+        path.write_text(json.dumps(spec))
+    comm.barrier()
+    output = directory / f"{name}.h5"
+    status = driver.run_sweep(comm, args_for(path, output), spec, json.dumps(spec))
+    return status, output
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("which", ["self", "world"])
+def test_decide_broadcasts_value_or_error(which):
+    comm = COMMS[which]
+    assert driver.decide(comm, lambda: 41 + 1) == 42
+
+    def bad():
+        raise ParameterError("f.json", "'x'", "wrong")
+
+    with pytest.raises(ParameterError, match="f.json: 'x': wrong"):
+        driver.decide(comm, bad)
+
+
+@pytest.mark.mpi
+def test_world_sweep_equals_self_sweep(mpi_tmp_path):
+    import h5py
+
+    comm = MPI.COMM_WORLD
+    status, world = sweep(comm, mpi_tmp_path, "world")
+    assert status == 0
+    with then_barrier(comm) as root:
+        if not root:
+            return
+        status, alone = sweep(MPI.COMM_SELF, mpi_tmp_path, "alone")
+        assert status == 0
+        with h5py.File(world) as a, h5py.File(alone) as b:
+            for column in ("job", "seed", "filled", "dimension"):
+                np.testing.assert_array_equal(a["runs"][column][()], b["runs"][column][()])
+            assert a.attrs["mpi_size"] == comm.size and b.attrs["mpi_size"] == 1
+            np.testing.assert_allclose(a["summary/density_x"][()], b["summary/density_x"][()], rtol=1e-12)
+
+
+@pytest.mark.mpi
+def test_exception_in_a_job_is_recorded_and_the_sweep_goes_on(mpi_tmp_path, monkeypatch):
+    import h5py
+
+    comm = MPI.COMM_WORLD
+    doomed = int(job_seeds(SPEC["seed"], 12)[4])
+    real_run = jobs.engine.run
+
+    def run(params):
+        if params.seed == doomed:
+            raise MemoryError("synthetic failure")
+        return real_run(params)
+
+    monkeypatch.setattr(jobs.engine, "run", run)
+    status, output = sweep(comm, mpi_tmp_path, "failing")
+    assert status == 3  # some jobs failed, on every rank
+    with then_barrier(comm) as root:
+        if not root:
+            return
+        with h5py.File(output) as f:
+            assert f["failures/job"][()].tolist() == [4]
+            assert "synthetic failure" in f["failures/error"][0].decode()
+            assert f["summary/failed"][()].tolist() == [0, 1, 0, 0]  # job 4 is run 1 of point 1
+            assert f["summary/count"][()].tolist() == [3, 2, 3, 3]
+            assert f["runs/filled"][4] == -1

@@ -1,0 +1,132 @@
+"""The sweep from the command line, under mpirun, as a user runs it."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import parse_csv, read_h5, run_cli
+from naive import original_flow_table
+
+ORIGINAL_COLUMNS = ["size", "depth", "count", "dimension", "density_x", "density_k"]
+
+
+def write_sweep(tmp_path, **spec):
+    path = tmp_path / "sweep.json"
+    path.write_text(json.dumps(spec))
+    return path
+
+
+@pytest.mark.parametrize("example", ["short.json", "sweep.json"])
+def test_original_engine_reproduces_the_original_flow(tmp_path, examples, example):
+    spec = json.loads((examples / example).read_text())
+    path = write_sweep(tmp_path, **spec, engine="original")
+    proc = run_cli(path, mpi=2)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0].startswith(",".join(ORIGINAL_COLUMNS) + ",")
+    rows = parse_csv(proc.stdout)
+    expected = original_flow_table(spec["size"], spec["depth"], spec["runs"], spec["seed"])
+    assert [(int(r["size"]), int(r["depth"])) for r in rows] == list(expected)
+    for row in rows:
+        count, dimension, density_x, density_k = expected[int(row["size"]), int(row["depth"])]
+        assert int(row["count"]) == count
+        np.testing.assert_allclose(
+            [float(row["dimension"]), float(row["density_x"]), float(row["density_k"])],
+            [dimension, density_x, density_k], rtol=1e-12, atol=1e-14,
+        )
+
+
+def test_same_results_for_any_rank_count(tmp_path):
+    path = write_sweep(tmp_path, size=[15, 31], depth=[2, 7], runs=5, seed=4242)
+    results = []
+    for n in (1, 2, 3, 4):
+        out = tmp_path / f"n{n}.h5"
+        proc = run_cli(path, "-o", out, mpi=n)
+        assert proc.returncode == 0, proc.stderr
+        results.append(read_h5(out))
+    first = results[0]
+    assert sorted(np.unique(results[3]["runs"]["rank"]).tolist()) == [0, 1, 2, 3]
+    for other in results[1:]:
+        for column, values in first["runs"].items():
+            if column not in ("rank", "seconds"):
+                np.testing.assert_array_equal(other["runs"][column], values, err_msg=column)
+        for column, values in first["summary"].items():
+            if values.dtype.kind == "f" and column != "seconds_mean":
+                np.testing.assert_allclose(other["summary"][column], values, rtol=1e-12, err_msg=column)
+            elif column != "seconds_mean":
+                np.testing.assert_array_equal(other["summary"][column], values, err_msg=column)
+
+
+def test_output_file_layout(tmp_path):
+    path = write_sweep(tmp_path, size=[9, 13], depth=[3], runs=4, seed=None)
+    proc = run_cli(path, mpi=2)
+    assert proc.returncode == 0, proc.stderr
+    data = read_h5(tmp_path / "sweep.h5")
+    attrs = data["attrs"]
+    assert json.loads(attrs["sweep_json"])["seed"] is None
+    assert 0 <= attrs["sweep_seed"] < 2**63 and attrs["mpi_size"] == 2
+    for key in ("perc_mpi_version", "numpy_version", "h5py_version", "mpi_library", "start_time", "end_time", "hosts"):
+        assert key in attrs
+    runs = data["runs"]
+    for column in ("job", "width", "height", "depth", "seed", "filled", "dimension", "rank", "seconds"):
+        assert len(runs[column]) == 8
+    assert runs["job"].tolist() == list(range(8))
+    assert set(data["summary"]) >= set(ORIGINAL_COLUMNS) | {"dimension_stderr", "filled_mean"}
+    assert len(data["density"]) == 2
+    distance, fraction = data["density"]["point_00000"]
+    assert distance[0] == 0 and fraction[0] == 1.0  # the centre is always filled
+    rows = parse_csv(proc.stdout)
+    assert [r["count"] for r in rows] == ["4", "4"]
+
+
+def test_rectangular_and_engine_axes(tmp_path):
+    path = write_sweep(tmp_path, width=[9, 15], height=7, depth=[2, 4], engine=["fast", "original"], runs=2, seed=3)
+    proc = run_cli(path, mpi=2)
+    assert proc.returncode == 0, proc.stderr
+    rows = parse_csv(proc.stdout)
+    assert len(rows) == 8 and all(r["size"] == "" for r in rows)
+    assert [(r["width"], r["depth"], r["engine"]) for r in rows][:3] == [("9", "2", "fast"), ("9", "2", "original"),
+                                                                          ("9", "4", "fast")]
+
+
+def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, examples):
+    proc = run_cli(examples / "sweep.json", "--dry-run", "--ranks", "4", "-o", tmp_path / "x.h5")
+    assert proc.returncode == 0, proc.stderr
+    assert "90 jobs, 9 parameter points, 4 ranks" in proc.stdout
+    assert "expected imbalance" in proc.stdout
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_existing_output_needs_force(tmp_path):
+    path = write_sweep(tmp_path, size=[7], depth=[2], runs=2, seed=1)
+    (tmp_path / "sweep.h5").write_text("precious")
+    proc = run_cli(path, mpi=2)
+    assert proc.returncode == 2 and "--force" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert (tmp_path / "sweep.h5").read_text() == "precious"
+    assert run_cli(path, "--force", mpi=2).returncode == 0
+
+
+BAD_SWEEPS = [
+    ({"size": [9], "depth": [2], "runs": 2, "sede": 1}, "did you mean 'seed'"),
+    ({"size": [], "depth": [2], "runs": 2}, "'size': empty list"),
+    ({"size": [9, 2], "depth": [2], "runs": 2}, "'size'[1]"),
+    ({"size": [9], "depth": [2], "runs": 0}, "'runs'"),
+    ({"size": [9], "depth": [2.5], "runs": 2}, "'depth'[0]"),
+    ({"depth": [2], "runs": 2}, "'size': missing"),
+    ({"size": [9], "width": [9], "depth": [2], "runs": 2}, "not both"),
+    ({"size": [9], "depth": [2], "runs": 2, "engine": "turbo"}, "'engine'"),
+]
+
+
+@pytest.mark.parametrize("spec, message", BAD_SWEEPS)
+def test_bad_sweep_one_line_from_rank_0(tmp_path, spec, message):
+    path = write_sweep(tmp_path, **spec)
+    proc = run_cli(path, mpi=2)
+    assert proc.returncode == 2
+    assert proc.stderr.count("error") == 1 and message in proc.stderr, proc.stderr
+    assert not list(tmp_path.glob("*.h5*"))
+
+
+def test_missing_sweep_file_one_line(tmp_path):
+    proc = run_cli(tmp_path / "nope.json", mpi=2)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
