@@ -26,3 +26,6 @@ PROGRESS_SECONDS = 10.0  # at most one progress line this often on long sweeps
 ORIGINAL_COST_FACTOR = 4.0
 # A worker sends its finished records to rank 0 at least this often (seconds).
 SEND_SECONDS = 1.0
+# Waiting ranks sleep between polls (doubling from MIN to MAX) instead of busy-polling.
+POLL_MIN_SECONDS = 0.0005
+POLL_MAX_SECONDS = 0.02

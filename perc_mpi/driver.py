@@ -49,6 +49,23 @@ def install_abort_hook(comm: MPI.Comm) -> None:
     sys.excepthook = abort
 
 
+def wait_quietly(request: MPI.Request) -> None:
+    """Wait for a request, sleeping between tests.
+
+    MPI's blocking calls busy-poll; a rank waiting in one burns a core, which starves
+    the ranks still computing whenever ranks outnumber cores (oversubscribed runs).
+    """
+    pause = config.POLL_MIN_SECONDS
+    while not request.Test():
+        time.sleep(pause)
+        pause = min(2 * pause, config.POLL_MAX_SECONDS)
+
+
+def quiet_barrier(comm: MPI.Comm) -> None:
+    """A barrier that sleeps while it waits (see :func:`wait_quietly`)."""
+    wait_quietly(comm.Ibarrier())
+
+
 def decide(comm: MPI.Comm, decision):
     """Run ``decision()`` on rank 0 and return its value on every rank; a
     ParameterError on rank 0 is raised on every rank (printed by rank 0 only)."""
@@ -58,6 +75,7 @@ def decide(comm: MPI.Comm, decision):
             outcome = (True, decision())
         except ParameterError as exc:
             outcome = (False, exc)
+    quiet_barrier(comm)
     ok, value = comm.bcast(outcome, root=0)
     if not ok:
         raise value
@@ -76,6 +94,12 @@ def output_path(args: argparse.Namespace) -> Path:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ParameterError(str(path), None, "output directory is not writable")
     return path
+
+
+def warm_up(jobs: np.ndarray) -> None:
+    """Compile or load the kernels of every engine in ``jobs`` with a tiny run."""
+    for name in np.unique(jobs["engine"]):
+        engine.run(RunParams(5, 5, 1, 0, name.decode()))
 
 
 def print_plan(plan, ranks: np.ndarray, n_ranks: int) -> None:
@@ -129,13 +153,19 @@ class Collector:
             self._receive(status.Get_source())
 
     def wait_all(self) -> None:
-        """Block until every other rank has sent its last batch."""
+        """Wait (sleeping between polls) until every other rank has sent its last batch."""
+        pause = config.POLL_MIN_SECONDS
         while self.done_ranks < self.comm.size - 1:
-            self._receive(MPI.ANY_SOURCE)
+            before = self.finished
+            self.poll()
+            pause = config.POLL_MIN_SECONDS if self.finished > before else min(2 * pause, config.POLL_MAX_SECONDS)
+            time.sleep(pause)
 
 
-def run_share(comm: MPI.Comm, jobs: np.ndarray, accumulator: Accumulator, collector: Collector | None) -> None:
-    """Run this rank's jobs; stream records to rank 0 (or hand them to the collector)."""
+def run_share(comm: MPI.Comm, jobs: np.ndarray, accumulator: Accumulator, collector: Collector | None) -> float:
+    """Run this rank's jobs, streaming records to rank 0 (or handing them to the
+    collector); return the wall seconds of the loop, for the overhead report."""
+    start = time.perf_counter()
     batch: list[np.void] = []
     failures: list[tuple[int, str]] = []
     request, last_send = None, time.monotonic()
@@ -147,7 +177,7 @@ def run_share(comm: MPI.Comm, jobs: np.ndarray, accumulator: Accumulator, collec
             collector.take(*payload[:2])
         else:
             if request is not None:
-                request.wait()
+                wait_quietly(request)
             request = comm.isend(payload, dest=0, tag=TAG_RESULTS)
         batch, failures, last_send = [], [], time.monotonic()
 
@@ -164,7 +194,8 @@ def run_share(comm: MPI.Comm, jobs: np.ndarray, accumulator: Accumulator, collec
             flush(False)
     flush(True)
     if request is not None:
-        request.wait()
+        wait_quietly(request)
+    return time.perf_counter() - start
 
 
 def provenance(comm: MPI.Comm, sweep, started: str) -> dict:
@@ -213,31 +244,38 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str) -
         return config.EXIT_OK
 
     if comm.rank == 0:
-        # Compile (or load) the kernels once before the other ranks touch the cache.
-        for name in np.unique(plan.jobs["engine"]):
-            engine.run(RunParams(5, 5, 1, 0, name.decode()))
+        warm_up(plan.jobs)  # compile once, before the other ranks read the kernel cache
         work, imbalance = balance(plan.jobs, ranks, comm.size)
         print(f"perc_mpi: {len(plan.jobs)} jobs, {len(plan.points)} points on {comm.size} ranks "
               f"(expected imbalance {imbalance:.3f}), output {path}", file=sys.stderr, flush=True)
     shares = [plan.jobs[ranks == r] for r in range(comm.size)] if comm.rank == 0 else None
+    quiet_barrier(comm)
     my_jobs = comm.scatter(shares, root=0)
     points = comm.bcast(plan.points if comm.rank == 0 else None, root=0)
+    warm_up(my_jobs)  # load the kernels now, so no job's ``seconds`` includes it
 
     accumulator = Accumulator(points)
     collector = Collector(comm, len(plan.jobs)) if comm.rank == 0 else None
-    run_share(comm, my_jobs, accumulator, collector)
+    loop_seconds = run_share(comm, my_jobs, accumulator, collector)
     if collector is not None:
         collector.wait_all()
+    loop_seconds = comm.reduce(loop_seconds, op=MPI.SUM, root=0)
 
+    quiet_barrier(comm)
     stats = np.zeros_like(accumulator.stats) if comm.rank == 0 else None
     profiles = np.zeros_like(accumulator.profiles) if comm.rank == 0 else None
     comm.Reduce(accumulator.stats, stats, op=MPI.SUM, root=0)
     comm.Reduce(accumulator.profiles, profiles, op=MPI.SUM, root=0)
     attrs = provenance(comm, sweep if comm.rank == 0 else None, started)
+    if comm.rank == 0:
+        # Time in the job loops not spent inside jobs: scheduling, messaging, bookkeeping.
+        job_seconds = stats[:, STATS.index("seconds_sum")].sum()
+        attrs["overhead_seconds_per_job"] = max(loop_seconds - job_seconds, 0.0) / max(len(plan.jobs), 1)
 
     status = None
     if comm.rank == 0:
         status = finish(path, attrs, plan, collector, stats, profiles, accumulator.offsets)
+    quiet_barrier(comm)
     return comm.bcast(status, root=0)
 
 
@@ -254,8 +292,9 @@ def finish(path, attrs, plan, collector, stats, profiles, offsets) -> int:
     sys.stdout.flush()
     failed = int(stats[:, STATS.index("failed")].sum())
     elapsed = time.monotonic() - collector.started
-    print(f"perc_mpi: {len(plan.jobs) - failed}/{len(plan.jobs)} jobs done in {elapsed:.1f} s, "
-          f"results in {path}", file=sys.stderr)
+    print(f"perc_mpi: {len(plan.jobs) - failed}/{len(plan.jobs)} jobs done in {elapsed:.1f} s "
+          f"(driver overhead {1e6 * attrs['overhead_seconds_per_job']:.0f} us/job), results in {path}",
+          file=sys.stderr)
     if failed:
         print(f"perc_mpi: {failed} jobs failed (see failures/ in {path}); the first:\n{failures[0][1]}",
               file=sys.stderr)
