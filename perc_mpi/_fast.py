@@ -11,7 +11,9 @@ so the result depends only on (width, height, depth, seed).
 import numpy as np
 from numba import njit
 
-UNSEEN, FRONTIER, FILLED = 0, 1, 2
+UNSEEN, FRONTIER, FILLED = 0, 1, 3  # FILLED includes the FRONTIER bit: bits only grow
+STATUS = 3  # state bits holding UNSEEN / FRONTIER / FILLED
+BORDER = 4  # state bit set on the grid's border cells: no division per step to test it
 
 # Typed constants: numba types a bare Python int as int64, and uint64 <op> int64
 # silently becomes float64, which would break the generator's bit arithmetic.
@@ -20,15 +22,14 @@ _U32 = np.uint64(32)
 _MASK32 = np.uint64(0xFFFFFFFF)
 _TWO32 = np.uint64(1 << 32)
 _INITIAL_BUCKET = 16
-_INITIAL_FILLS = 1024
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _rotl(x, k):
     return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def next_u64(s):
     """Advance the xoshiro256++ state ``s`` (uint64[4]) and return the next 64-bit word."""
     result = _rotl(s[0] + s[3], 23) + s[0]
@@ -42,7 +43,7 @@ def next_u64(s):
     return result
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def bounded(s, n):
     """Return an unbiased integer in [0, n) for 1 <= n < 2**32 (Lemire's method)."""
     n = np.uint64(n)
@@ -56,37 +57,53 @@ def bounded(s, n):
     return np.int64(m >> _U32)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _grow(buckets):
     """Return the bucket table with every level's capacity doubled."""
-    grown = np.empty((buckets.shape[0], 2 * buckets.shape[1]), np.int64)
+    grown = np.empty((buckets.shape[0], 2 * buckets.shape[1]), np.int32)
     grown[:, : buckets.shape[1]] = buckets
     return grown
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
+def mark_border(width, height, state):
+    """Set the BORDER bit on the border cells of a state array (index x*height+y)."""
+    last = (width - 1) * height
+    for y in range(height):
+        state[y] |= BORDER
+        state[last + y] |= BORDER
+    for x in range(width):
+        state[x * height] |= BORDER
+        state[x * height + height - 1] |= BORDER
+
+
+@njit(cache=True, error_model="numpy")
 def invade_fast(width, height, depth, s, state):
     """Run one invasion on a zeroed ``state`` (uint8, width*height, index x*height+y).
 
     Returns ``(n_filled, cells, values)``: the linear index and the value of every
-    filled cell in fill order (arrays may be longer than ``n_filled``).
+    filled cell in fill order (arrays may be longer than ``n_filled``).  ``state`` is
+    left with FILLED in its STATUS bits on filled cells.
     """
+    mark_border(width, height, state)
     # One row of cell indices per value level; all rows grow together (amortised O(1)).
-    buckets = np.empty((depth + 1, _INITIAL_BUCKET), np.int64)
+    buckets = np.empty((depth + 1, _INITIAL_BUCKET), np.int32)
     lengths = np.zeros(depth + 1, np.int64)
-    cells = np.empty(_INITIAL_FILLS, np.int64)
-    values = np.empty(_INITIAL_FILLS, np.uint16)
+    # Room for every cell: untouched pages cost no memory, and the hot loop needs no
+    # capacity check (measured: 30% faster than growing).
+    cells = np.empty(width * height, np.int32)
+    values = np.empty(width * height, np.uint16)
 
     cell = (width // 2) * height + height // 2
-    state[cell] = FILLED
+    state[cell] |= FILLED
     cells[0] = cell
     values[0] = 1 + bounded(s, depth)
     n_filled = 1
     lowest = depth + 1
     while True:
         for neighbour in (cell - height, cell + height, cell - 1, cell + 1):
-            if state[neighbour] == UNSEEN:
-                state[neighbour] = FRONTIER
+            if state[neighbour] & STATUS == UNSEEN:
+                state[neighbour] |= FRONTIER
                 level = 1 + bounded(s, depth)
                 if lengths[level] == buckets.shape[1]:
                     buckets = _grow(buckets)
@@ -100,16 +117,10 @@ def invade_fast(width, height, depth, s, state):
         cell = buckets[lowest, pick]
         lengths[lowest] -= 1
         buckets[lowest, pick] = buckets[lowest, lengths[lowest]]
-        state[cell] = FILLED
+        state[cell] |= FILLED
 
-        if n_filled == cells.shape[0]:
-            cells = np.concatenate((cells, np.empty(n_filled, np.int64)))
-            values = np.concatenate((values, np.empty(n_filled, np.uint16)))
         cells[n_filled] = cell
         values[n_filled] = lowest
         n_filled += 1
-
-        x = cell // height
-        y = cell - x * height
-        if x == 0 or x == width - 1 or y == 0 or y == height - 1:
+        if state[cell] & BORDER:
             return n_filled, cells, values

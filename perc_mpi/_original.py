@@ -12,57 +12,82 @@ value level, so a step costs O(log cells) instead of a sort of the ties.
 import numpy as np
 from numba import njit
 
-from ._fast import FILLED, FRONTIER
+# The same state encoding as the fast kernel (the wrapper reads both).  Defined here,
+# not imported: numba's cache is invalidated by this file's changes only, and compiled
+# code keeps global constants, so an imported constant could go stale in the cache.
+FRONTIER, FILLED = 1, 3
 
 _MT_N = 624
 _MT_M = 397
 
 
-@njit(cache=True)
+_UPPER, _LOWER, _MATRIX = 0x80000000, 0x7FFFFFFF, 0x9908B0DF
+
+
+@njit(cache=True, error_model="numpy")
 def _twist(mt):
-    for k in range(_MT_N):
-        y = (mt[k] & 0x80000000) | (mt[(k + 1) % _MT_N] & 0x7FFFFFFF)
-        word = mt[(k + _MT_M) % _MT_N] ^ (y >> 1)
-        if y & 1:
-            word ^= 0x9908B0DF
-        mt[k] = word
+    """Regenerate the 624 words of the MT19937 state (the reference's three loops)."""
+    for k in range(_MT_N - _MT_M):
+        y = (mt[k] & _UPPER) | (mt[k + 1] & _LOWER)
+        mt[k] = mt[k + _MT_M] ^ (y >> 1) ^ ((y & 1) * _MATRIX)
+    for k in range(_MT_N - _MT_M, _MT_N - 1):
+        y = (mt[k] & _UPPER) | (mt[k + 1] & _LOWER)
+        mt[k] = mt[k + _MT_M - _MT_N] ^ (y >> 1) ^ ((y & 1) * _MATRIX)
+    y = (mt[_MT_N - 1] & _UPPER) | (mt[0] & _LOWER)
+    mt[_MT_N - 1] = mt[_MT_M - 1] ^ (y >> 1) ^ ((y & 1) * _MATRIX)
 
 
-@njit(cache=True)
-def genrand_uint32(mt, pos):
-    """Return the next 32-bit output of the MT19937 state (``mt``: int64[624], ``pos``: int64[1])."""
-    i = pos[0]
+@njit(cache=True, error_model="numpy", inline="always")
+def genrand_uint32(mt, i):
+    """Return ``(word, i)``: the next 32-bit output of the MT19937 words ``mt``
+    (int64[624]) at position ``i``, and the position after it."""
     if i >= _MT_N:
         _twist(mt)
         i = 0
     y = mt[i]
-    pos[0] = i + 1
     y ^= y >> 11
     y ^= (y << 7) & 0x9D2C5680
     y ^= (y << 15) & 0xEFC60000
     y ^= y >> 18
-    return y
+    return y, i + 1
 
 
-@njit(cache=True)
-def _bit_length(n):
+@njit(cache=True, error_model="numpy")
+def bit_length(n):
+    """Return ``int.bit_length`` of 0 <= n < 2**32 in five steps."""
     k = 0
-    while n >> k:
-        k += 1
-    return k
+    for step in (16, 8, 4, 2, 1):
+        if n >> step:
+            n >>= step
+            k += step
+    return k + n
 
 
-@njit(cache=True)
-def randbelow(mt, pos, n):
-    """Return Python's ``random.randrange(n)`` for 1 <= n < 2**32, same draws consumed."""
-    shift = 32 - _bit_length(n)
-    r = genrand_uint32(mt, pos) >> shift
-    while r >= n:
-        r = genrand_uint32(mt, pos) >> shift
-    return r
+@njit(cache=True, error_model="numpy")
+def randbelow(mt, i, n):
+    """Return ``(r, i)``: Python's ``random.randrange(n)`` for 1 <= n < 2**32 drawn from
+    position ``i``, consuming the same words, and the position after it."""
+    shift = 32 - bit_length(n)
+    word, i = genrand_uint32(mt, i)
+    while (word >> shift) >= n:
+        word, i = genrand_uint32(mt, i)
+    return word >> shift, i
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
+def draw_values(mt, i, depth, out):
+    """Fill ``out`` with ``random.randint(1, depth)`` draws from position ``i``; return the
+    position after them.  (``randbelow`` in one tight loop: the shift is computed once.)"""
+    shift = 32 - bit_length(depth)
+    for c in range(out.shape[0]):
+        word, i = genrand_uint32(mt, i)
+        while (word >> shift) >= depth:
+            word, i = genrand_uint32(mt, i)
+        out[c] = 1 + (word >> shift)
+    return i
+
+
+@njit(cache=True, error_model="numpy")
 def _fenwick_add(tree, level, block, delta):
     i = block + 1
     size = tree.shape[1] - 1
@@ -71,7 +96,7 @@ def _fenwick_add(tree, level, block, delta):
         i += i & -i
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _fenwick_find(tree, level, rank):
     """Return (block, rank left inside it) for the 1-based ``rank`` of a level."""
     size = tree.shape[1] - 1
@@ -88,7 +113,7 @@ def _fenwick_find(tree, level, rank):
     return pos, rank
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _push(cell, state, values, tree, counts, index_sums, block_shift, lowest):
     if state[cell] != 0:
         return lowest
@@ -100,7 +125,7 @@ def _push(cell, state, values, tree, counts, index_sums, block_shift, lowest):
     return min(lowest, np.int64(level))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def invade_original(width, height, depth, mt, pos, block_shift, state):
     """Run one invasion exactly as the original, continuing the MT19937 state ``mt``/``pos``.
 
@@ -109,8 +134,7 @@ def invade_original(width, height, depth, mt, pos, block_shift, state):
     """
     n_cells = width * height
     values = np.empty(n_cells, np.uint16)
-    for i in range(n_cells):  # the original's x-outer, y-inner order is the linear order
-        values[i] = 1 + randbelow(mt, pos, depth)
+    i = draw_values(mt, pos[0], depth, values)  # x-outer, y-inner: the linear order
 
     block = 1 << block_shift
     n_blocks = (n_cells + block - 1) >> block_shift
@@ -118,8 +142,8 @@ def invade_original(width, height, depth, mt, pos, block_shift, state):
     counts = np.zeros(depth + 1, np.int64)
     # With a single tie its index is the level's index sum: no search needed.
     index_sums = np.zeros(depth + 1, np.int64)
-    cells = np.empty(1024, np.int64)
-    fill_values = np.empty(1024, np.uint16)
+    cells = np.empty(n_cells, np.int32)  # room for every cell: untouched pages cost nothing
+    fill_values = np.empty(n_cells, np.uint16)
 
     cell = (width // 2) * height + height // 2
     state[cell] = FILLED
@@ -133,7 +157,7 @@ def invade_original(width, height, depth, mt, pos, block_shift, state):
         while counts[lowest] == 0:
             lowest += 1
         ties = counts[lowest]
-        rank = randbelow(mt, pos, ties)  # drawn even for one tie, as randrange(1) does
+        rank, i = randbelow(mt, i, ties)  # drawn even for one tie, as randrange(1) does
         if ties == 1:
             cell = index_sums[lowest]
         else:
@@ -150,9 +174,6 @@ def invade_original(width, height, depth, mt, pos, block_shift, state):
         index_sums[lowest] -= cell
         _fenwick_add(tree, lowest, cell >> block_shift, -1)
 
-        if n_filled == cells.shape[0]:
-            cells = np.concatenate((cells, np.empty(n_filled, np.int64)))
-            fill_values = np.concatenate((fill_values, np.empty(n_filled, np.uint16)))
         cells[n_filled] = cell
         fill_values[n_filled] = lowest
         n_filled += 1
@@ -160,4 +181,5 @@ def invade_original(width, height, depth, mt, pos, block_shift, state):
         x = cell // height
         y = cell - x * height
         if x == 0 or x == width - 1 or y == 0 or y == height - 1:
+            pos[0] = i
             return n_filled, cells, fill_values

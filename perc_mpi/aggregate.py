@@ -44,29 +44,31 @@ def profile_offsets(points: np.ndarray) -> np.ndarray:
 
 class Accumulator:
     """Running sums per parameter point: ``stats`` (points x STATS) and ``profiles``
-    (the summed filled-fraction profiles, all points back to back)."""
+    (filled cells per distance ring summed over runs, all points back to back).  The
+    profile sums are integers, so they are exact whatever the order of summation."""
 
     def __init__(self, points: np.ndarray):
         self.offsets = profile_offsets(points)
         self.stats = np.zeros((len(points), len(STATS)))
         self.profiles = np.zeros(self.offsets[-1])
 
-    def add(self, record: np.void, fraction: np.ndarray | None) -> None:
-        """Add one job's record (and profile, None when it failed)."""
+    def add(self, record: np.void, rings: np.ndarray | None) -> None:
+        """Add one job's record and ring counts (None when the job failed)."""
         row = self.stats[record["point"]]
-        if fraction is None:
+        if rings is None:
             row[STATS.index("failed")] += 1
             return
         dimension = record["dimension"]
         row[:5] += (1.0, dimension, dimension * dimension, record["filled"], record["seconds"])
         start, stop = self.offsets[record["point"]], self.offsets[record["point"] + 1]
-        self.profiles[start:stop] += fraction
+        self.profiles[start:stop] += rings
 
 
 def summarize(points: np.ndarray, stats: np.ndarray, profiles: np.ndarray,
               offsets: np.ndarray) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
     """Return ``(summary, density)``: one SUMMARY_DTYPE row per point, and per point the
-    pooled profile ``(distance, mean filled fraction)``."""
+    pooled profile ``(distance, mean filled fraction)`` (``profiles`` holds the summed
+    ring counts of :class:`Accumulator`)."""
     summary = np.zeros(len(points), SUMMARY_DTYPE)
     density = []
     for name in ("width", "height", "depth", "engine"):
@@ -83,8 +85,9 @@ def summarize(points: np.ndarray, stats: np.ndarray, profiles: np.ndarray,
         summary["filled_mean"] = stats[:, STATS.index("filled_sum")] / count
         summary["seconds_mean"] = stats[:, STATS.index("seconds_sum")] / count
     for i, point in enumerate(points):
-        r2, _ = measures.ring_table(int(point["width"]), int(point["height"]))
-        fraction = profiles[offsets[i]:offsets[i + 1]] / count[i] if count[i] else np.full(len(r2), np.nan)
+        r2, cells, _ = measures.ring_table(int(point["width"]), int(point["height"]))
+        with np.errstate(invalid="ignore"):  # a point whose runs all failed has no profile
+            fraction = profiles[offsets[i]:offsets[i + 1]] / (count[i] * cells)
         density.append((np.sqrt(r2), fraction))
         summary["density_x"][i], summary["density_k"][i] = (
             measures.density_fit(r2, fraction) if count[i] else (np.nan, np.nan)

@@ -183,7 +183,7 @@ def run_share(comm: MPI.Comm, jobs: np.ndarray, accumulator: Accumulator, collec
 
     for job in jobs:
         outcome = run_job(job, comm.rank)
-        accumulator.add(outcome.record, outcome.fraction)
+        accumulator.add(outcome.record, outcome.rings)
         batch.append(outcome.record)
         if outcome.error:
             failures.append((int(job["job"]), outcome.error))

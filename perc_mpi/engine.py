@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
-from ._fast import FILLED, invade_fast
+from ._fast import invade_fast
 from ._original import invade_original
 from .parameters import RunParams, parse_run
 
@@ -27,13 +28,12 @@ _MIN_BLOCK_SHIFT = 6  # 64 cells per Fenwick block in the original engine
 class InvasionResult:
     """The outcome of one run.
 
-    ``filled`` is the boolean mask of shape (width, height); ``fill_x``, ``fill_y`` and
-    ``fill_values`` give each filled cell's coordinates and value in fill order (the
-    centre first, the border cell last).
+    ``fill_x``, ``fill_y`` and ``fill_values`` give each filled cell's coordinates and
+    value in fill order (the centre first, the border cell last); ``filled`` is the
+    boolean mask of shape (width, height), built on first use.
     """
 
     params: RunParams
-    filled: np.ndarray
     fill_x: np.ndarray
     fill_y: np.ndarray
     fill_values: np.ndarray
@@ -42,6 +42,13 @@ class InvasionResult:
     def n_filled(self) -> int:
         """Return the number of filled cells."""
         return len(self.fill_values)
+
+    @cached_property
+    def filled(self) -> np.ndarray:
+        """Return the boolean mask ``[x, y]`` of filled cells."""
+        mask = np.zeros((self.params.width, self.params.height), bool)
+        mask[self.fill_x, self.fill_y] = True
+        return mask
 
 
 def fast_stream(seed: int) -> np.ndarray:
@@ -64,8 +71,7 @@ def _block_shift(depth: int) -> int:
 def run_kernel(params: RunParams, state: np.ndarray):
     """Run the compiled kernel of ``params.engine`` on a zeroed state array.
 
-    Returns ``(n_filled, cells, values)`` (see the kernels); the state array is left
-    with FILLED (2) on filled cells.
+    Returns ``(n_filled, cells, values)`` (see the kernels).
     """
     w, h, d = params.width, params.height, params.depth
     # Interpreted runs (NUMBA_DISABLE_JIT=1) wrap integers like the compiled code does;
@@ -94,10 +100,9 @@ def invade(width: int, height: int, depth: int, seed: int | None = None, engine:
 
 def run(params: RunParams) -> InvasionResult:
     """Return the :class:`InvasionResult` of already validated parameters."""
+    # np.zeros maps zero pages lazily: only the pages the cluster touches cost memory.
     state = np.zeros(params.width * params.height, np.uint8)
     n_filled, cells, values = run_kernel(params, state)
-    cells = cells[:n_filled]
-    filled = (state == FILLED).reshape(params.width, params.height)
-    fill_x, fill_y = np.divmod(cells, params.height)
-    return InvasionResult(params, filled, fill_x, fill_y, values[:n_filled].copy())
+    fill_x, fill_y = np.divmod(cells[:n_filled], params.height)
+    return InvasionResult(params, fill_x, fill_y, values[:n_filled].copy())
 

@@ -21,10 +21,11 @@ RECORD_DTYPE = np.dtype(
 
 @dataclass
 class JobOutcome:
-    """A finished job: its record and density profile, or the error that stopped it."""
+    """A finished job: its record and filled cells per distance ring (see
+    :func:`perc_mpi.measures.ring_counts`), or the error that stopped it."""
 
     record: np.void
-    fraction: np.ndarray | None
+    rings: np.ndarray | None
     error: str | None = None
 
 
@@ -43,14 +44,15 @@ def run_job(job: np.void, rank: int) -> JobOutcome:
     record["rank"] = rank
     start = time.perf_counter()
     try:
-        result = engine.run(params_of(job))
+        params = params_of(job)
+        result = engine.run(params)
+        shape_and_cells = (params.width, params.height, result.fill_x, result.fill_y)
         record["filled"] = result.n_filled
-        record["dimension"] = measures.box_dimension(result.filled)
-        _, fraction = measures.density_profile(result.params.width, result.params.height,
-                                               result.fill_x, result.fill_y)
+        record["dimension"] = measures.box_dimension(*shape_and_cells)
+        rings = measures.ring_counts(*shape_and_cells)
         error = None
     except Exception:  # noqa: BLE001 -- recorded with its traceback, reported by rank 0
-        record["filled"], record["dimension"], fraction = -1, np.nan, None
+        record["filled"], record["dimension"], rings = -1, np.nan, None
         error = f"job {int(job['job'])} on rank {rank} ({socket.gethostname()}):\n{traceback.format_exc()}"
     record["seconds"] = time.perf_counter() - start
-    return JobOutcome(record[()], fraction, error)
+    return JobOutcome(record[()], rings, error)

@@ -153,3 +153,9 @@ def test_invade_rejects_bad_arguments(args, field):
 def test_invade_rejects_unknown_engine():
     with pytest.raises(ValueError, match="fast, original"):
         perc_mpi.invade(5, 5, 3, 1, engine="slow")
+
+
+def test_kernels_share_the_state_encoding():
+    from perc_mpi import _fast, _original
+
+    assert (_original.FRONTIER, _original.FILLED) == (_fast.FRONTIER, _fast.FILLED)

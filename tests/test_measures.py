@@ -30,9 +30,9 @@ def masks(max_side=40):
 @given(masks())
 def test_density_profile_is_collect_density(mask):
     xs, ys = np.nonzero(mask)
-    r2, fraction = measures.density_profile(*mask.shape, xs, ys)
+    distance, fraction = measures.density_profile(*mask.shape, xs, ys)
     expected = np.array(collect_density(mask))
-    np.testing.assert_allclose(np.sqrt(r2), expected[:, 0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(distance, expected[:, 0], rtol=0, atol=1e-12)
     np.testing.assert_allclose(fraction, expected[:, 1], rtol=0, atol=1e-12)
 
 
@@ -42,24 +42,25 @@ def test_box_dimension_is_measure_dimension_on_squares(mask):
     side = min(mask.shape)
     square = mask[:side, :side].copy()
     square[side // 2, side // 2] = True
-    assert abs(measures.box_dimension(square) - measure_dimension(square)) < 1e-12
+    assert abs(measures.box_dimension(side, side, *np.nonzero(square)) - measure_dimension(square)) < 1e-12
 
 
 def test_box_counts_on_rectangles_use_whole_boxes():
     mask = np.zeros((9, 5), bool)
     mask[8, 4] = mask[4, 2] = True  # (8, 4) lies outside every whole 2x2 and 4x4 box
-    rulers, counts = measures.box_counts(mask)
+    rulers, counts = measures.box_counts(9, 5, *np.nonzero(mask))
     assert rulers.tolist() == [1, 2, 4]
     assert counts.tolist() == [2, 1, 1]
 
 
 def test_full_grid_has_dimension_two():
-    assert measures.box_dimension(np.ones((64, 64), bool)) == pytest.approx(2.0, abs=1e-12)
+    assert measures.box_dimension(64, 64, *np.nonzero(np.ones((64, 64), bool))) == pytest.approx(2.0, abs=1e-12)
 
 
 def test_ring_table_counts_every_cell():
-    r2, cells = measures.ring_table(17, 10)
+    r2, cells, ring_of = measures.ring_table(17, 10)
     assert cells.sum() == 170 and np.all(np.diff(r2) > 0)
+    assert ring_of[r2].tolist() == list(range(len(r2)))
 
 
 @pytest.mark.parametrize("engine", ["fast", "original"])
@@ -68,8 +69,7 @@ def test_pooled_fit_equals_original_estimate(engine):
     points, profiles = [], []
     for run in runs:
         points.extend(collect_density(run.filled))
-        r2, fraction = measures.density_profile(25, 25, run.fill_x, run.fill_y)
-        profiles.append(fraction)
+        profiles.append(measures.density_profile(25, 25, run.fill_x, run.fill_y)[1])
     expected = estimate_density(points)
-    got = measures.density_fit(r2, np.mean(profiles, axis=0))
+    got = measures.density_fit(measures.ring_table(25, 25)[0], np.mean(profiles, axis=0))
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)

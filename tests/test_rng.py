@@ -7,7 +7,7 @@ import pytest
 from naive import Xoshiro256pp
 
 from perc_mpi._fast import bounded, next_u64
-from perc_mpi._original import genrand_uint32, randbelow
+from perc_mpi._original import bit_length, genrand_uint32, randbelow
 from perc_mpi.engine import fast_stream, original_stream
 
 
@@ -44,11 +44,24 @@ def test_bounded_is_uniform():
 def test_mersenne_twister_continues_python_random(seed):
     words, position = original_stream(seed)
     python = random.Random(seed)
-    assert [genrand_uint32(words, position) for _ in range(1500)] == [python.getrandbits(32) for _ in range(1500)]
+    i, ours = position[0], []
+    for _ in range(1500):
+        word, i = genrand_uint32(words, i)
+        ours.append(word)
+    assert ours == [python.getrandbits(32) for _ in range(1500)]
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 10, 100, 1000, 65535, 2**32 - 1])
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 100, 1000, 65535, 65536, 2**31, 2**32 - 1])
 def test_randbelow_is_randrange(n):
     words, position = original_stream(n)
     python = random.Random(n)
-    assert [randbelow(words, position, n) for _ in range(500)] == [python.randrange(n) for _ in range(500)]
+    i, ours = position[0], []
+    for _ in range(500):
+        r, i = randbelow(words, i, n)
+        ours.append(r)
+    assert ours == [python.randrange(n) for _ in range(500)]
+
+
+def test_bit_length():
+    values = [0, 1, 2, 3, 4, 7, 8, 255, 256, 65535, 65536, 2**31 - 1, 2**31, 2**32 - 1]
+    assert [bit_length(v) for v in values] == [v.bit_length() for v in values]
