@@ -224,6 +224,7 @@ def provenance(comm: MPI.Comm, sweep, started: str) -> dict:
 def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str) -> int:
     """Run a whole sweep on ``comm``; return the exit status (the same on every rank)."""
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    clock = {"start": time.monotonic()}
     n_ranks = args.ranks if args.dry_run and args.ranks else comm.size
 
     def prepare():
@@ -260,6 +261,8 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str) -
     if collector is not None:
         collector.wait_all()
     loop_seconds = comm.reduce(loop_seconds, op=MPI.SUM, root=0)
+    if collector is not None:
+        clock["jobs"] = collector.started
 
     quiet_barrier(comm)
     stats = np.zeros_like(accumulator.stats) if comm.rank == 0 else None
@@ -271,16 +274,19 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str) -
         # Time in the job loops not spent inside jobs: scheduling, messaging, bookkeeping.
         job_seconds = stats[:, STATS.index("seconds_sum")].sum()
         attrs["overhead_seconds_per_job"] = max(loop_seconds - job_seconds, 0.0) / max(len(plan.jobs), 1)
+        clock["reduced"] = time.monotonic()
 
     status = None
     if comm.rank == 0:
-        status = finish(path, attrs, plan, collector, stats, profiles, accumulator.offsets)
+        status = finish(path, attrs, plan, collector, stats, profiles, accumulator.offsets, clock)
     quiet_barrier(comm)
     return comm.bcast(status, root=0)
 
 
-def finish(path, attrs, plan, collector, stats, profiles, offsets) -> int:
-    """Rank 0: write the file, print the CSV and the failures; return the exit status."""
+def finish(path, attrs, plan, collector, stats, profiles, offsets, clock) -> int:
+    """Rank 0: write the file, print the CSV, the timing and the failures; return the
+    exit status.  ``clock`` holds the monotonic times of the start, of the first job and
+    of the end of the reduction."""
     runs = np.zeros(len(plan.jobs), RECORD_DTYPE)
     records = np.concatenate(collector.records) if collector.records else np.zeros(0, RECORD_DTYPE)
     runs[records["job"]] = records
@@ -291,10 +297,12 @@ def finish(path, attrs, plan, collector, stats, profiles, offsets) -> int:
     report.write_summary_csv(sys.stdout, sorted_rows(summary))
     sys.stdout.flush()
     failed = int(stats[:, STATS.index("failed")].sum())
-    elapsed = time.monotonic() - collector.started
-    print(f"perc_mpi: {len(plan.jobs) - failed}/{len(plan.jobs)} jobs done in {elapsed:.1f} s "
-          f"(driver overhead {1e6 * attrs['overhead_seconds_per_job']:.0f} us/job), results in {path}",
-          file=sys.stderr)
+    setup, jobs, write = (clock["jobs"] - clock["start"], clock["reduced"] - clock["jobs"],
+                          time.monotonic() - clock["reduced"])
+    overhead = 1e6 * attrs["overhead_seconds_per_job"]
+    print(f"perc_mpi: {len(plan.jobs) - failed}/{len(plan.jobs)} jobs done, results in {path}\n"
+          f"perc_mpi: timing: setup {setup:.2f} s, jobs {jobs:.2f} s, write {write:.2f} s; "
+          f"driver overhead {overhead:.0f} us/job", file=sys.stderr)
     if failed:
         print(f"perc_mpi: {failed} jobs failed (see failures/ in {path}); the first:\n{failures[0][1]}",
               file=sys.stderr)

@@ -26,13 +26,16 @@ def ring_table(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     """
     ux, mx = np.unique((np.arange(width, dtype=np.int64) - width // 2) ** 2, return_counts=True)
     uy, my = np.unique((np.arange(height, dtype=np.int64) - height // 2) ** 2, return_counts=True)
-    counts = np.zeros(int(ux[-1] + uy[-1]) + 1, np.int64)
+    # int32 throughout: at 10001 x 10001 this table spans 5e7 squared distances.
+    counts = np.zeros(int(ux[-1] + uy[-1]) + 1, np.int32)
     for a, ma in zip(ux, mx):  # one vectorized add per distinct |dx|; a row's indices are distinct
         counts[a + uy] += ma * my
     r2 = np.flatnonzero(counts)
-    ring_of = np.full(len(counts), -1, np.int32)
-    ring_of[r2] = np.arange(len(r2), dtype=np.int32)
-    tables = (r2, counts[r2], ring_of)
+    cells = counts[r2].astype(np.int64)
+    # Reuse the buffer: ring index of a present squared distance = present ones below it.
+    ring_of = np.cumsum(counts > 0, dtype=np.int32, out=counts)
+    ring_of -= 1
+    tables = (r2, cells, ring_of)
     for table in tables:
         table.flags.writeable = False
     return tables
