@@ -159,11 +159,14 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         heavy = Path(tmp) / "heavy.json"
         sides = [101, 151, 201] if args.quick else [1001, 1501, 2001]
-        heavy.write_text(json.dumps({"size": sides, "depth": [2, 100], "runs": 4, "seed": 1}))
-        one, _ = sweep_wall(heavy, 1, max(1, reps // 2))
-        two, _ = sweep_wall(heavy, 2, max(1, reps // 2))
-    print(f"| strong scaling, sizes {sides} x depth 2, 100 x 4 runs: -n 1 / -n 2 wall | "
+        runs = 2 if args.quick else 12
+        heavy.write_text(json.dumps({"size": sides, "depth": [2, 100], "runs": runs, "seed": 1}))
+        (one, t_one), (two, t_two) = (sweep_wall(heavy, n, max(1, reps // 2)) for n in (1, 2))
+    jobs = [float(re.search(r"jobs ([0-9.]+) s", t).group(1)) for t in (t_one, t_two)]
+    print(f"| strong scaling, sizes {sides} x depth 2, 100 x {runs} runs, -n 1 / -n 2: wall | "
           f"{one:.2f} s / {two:.2f} s = {one / two:.2f}x |")
+    print(f"| same, jobs phase only (no start-up, no write) | {jobs[0]:.2f} s / {jobs[1]:.2f} s = "
+          f"{jobs[0] / jobs[1]:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -22,8 +22,10 @@ EXIT_INTERRUPTED = 4
 
 PROGRESS_SECONDS = 10.0  # at most one progress line this often on long sweeps
 
-# Relative cost of an `original` job against a `fast` one of the same grid, for balance.
-ORIGINAL_COST_FACTOR = 4.0
+# Cost model for balancing: filled fraction of the grid ~ a + b / depth (fit at 2001^2:
+# 0.5 at depth 2, 0.07 at depth 100); an `original` job costs this many `fast` ones.
+FILLED_FRACTION_MODEL = (0.061, 0.87)
+ORIGINAL_COST_FACTOR = 8.0
 # A worker sends its finished records to rank 0 at least this often (seconds).
 SEND_SECONDS = 1.0
 # Waiting ranks sleep between polls (doubling from MIN to MAX) instead of busy-polling.
