@@ -226,9 +226,10 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str) -
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     clock = {"start": time.monotonic()}
     n_ranks = args.ranks if args.dry_run and args.ranks else comm.size
+    ranks_per_node = comm.Split_type(MPI.COMM_TYPE_SHARED).size  # they share the node's memory
 
     def prepare():
-        sweep = parse_sweep(data, text, args.file, available_memory())
+        sweep = parse_sweep(data, text, args.file, available_memory(), ranks_per_node)
         path = None if args.dry_run else output_path(args)
         plan = build_plan(sweep)
         return sweep, path, plan, assign_ranks(plan.jobs, n_ranks)

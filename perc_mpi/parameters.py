@@ -63,6 +63,19 @@ def draw_seed() -> int:
     return random.SystemRandom().randrange(sys.maxsize)
 
 
+class _DuplicateKey(Exception):
+    pass
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Build a JSON object, refusing a repeated key (json keeps the last one silently)."""
+    keys = [key for key, _ in pairs]
+    for key in keys:
+        if keys.count(key) > 1:
+            raise _DuplicateKey(key)
+    return dict(pairs)
+
+
 def read_json(path: str | os.PathLike) -> tuple[dict[str, Any], str]:
     """Return ``(object, text)`` of a JSON file whose top level must be an object."""
     source = str(path)
@@ -73,9 +86,11 @@ def read_json(path: str | os.PathLike) -> tuple[dict[str, Any], str]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ParameterError(source, None, f"cannot read: {exc}") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as exc:
         raise ParameterError(source, None, f"invalid JSON: {exc}") from None
+    except _DuplicateKey as exc:
+        raise ParameterError(source, repr(exc.args[0]), "key given twice") from None
     if not isinstance(data, dict):
         raise ParameterError(source, None, f"expected a JSON object, got {type(data).__name__}")
     return data, text
@@ -115,19 +130,20 @@ def _seed(source: str, value: Any) -> int:
     return draw_seed() if value is None else _integer(source, "'seed'", value, 0, config.MAX_SEED)
 
 
-def _check_grid(source: str, width: int, height: int, engine: str, budget: int | None) -> None:
+def _check_grid(source: str, width: int, height: int, engine: str, budget: int | None, sharing: int = 1) -> None:
     cells = width * height
     if cells > config.MAX_CELLS:
         raise ParameterError(
             source, "'width'/'height'", f"{width}x{height} has {cells} cells; at most {config.MAX_CELLS}"
         )
     needed = cells * config.BYTES_PER_CELL[engine]
-    if budget is not None and needed > budget:
+    if budget is not None and needed * sharing > budget:
+        per_rank = f" to each of {sharing} ranks on this node" if sharing > 1 else ""
         raise ParameterError(
             source,
             "'width'/'height'",
             f"a {width}x{height} grid needs about {needed / 2**30:.1f} GiB with the {engine} "
-            f"engine; only {budget / 2**30:.1f} GiB of memory is available",
+            f"engine; only {budget / sharing / 2**30:.1f} GiB of memory is available{per_rank}",
         )
 
 
@@ -176,8 +192,12 @@ def _axis(source: str, key: str, value: Any, check) -> tuple:
     return checked
 
 
-def parse_sweep(data: dict[str, Any], text: str, source: str, memory: int | None = None) -> SweepParams:
-    """Return the validated :class:`SweepParams` of a sweep mapping; a null seed is drawn."""
+def parse_sweep(data: dict[str, Any], text: str, source: str, memory: int | None = None,
+                ranks_per_node: int = 1) -> SweepParams:
+    """Return the validated :class:`SweepParams` of a sweep mapping; a null seed is drawn.
+
+    ``memory`` is the node's available memory, shared by ``ranks_per_node`` ranks that
+    may each hold the largest grid at once."""
     _check_keys(source, data, SWEEP_KEYS, ("depth", "runs"))
     square = "size" in data
     if square and ("width" in data or "height" in data):
@@ -207,5 +227,5 @@ def parse_sweep(data: dict[str, Any], text: str, source: str, memory: int | None
     if points * runs > config.MAX_JOBS:
         raise ParameterError(source, "'runs'", f"the cube has {points * runs} jobs; at most {config.MAX_JOBS}")
     for engine in axes["engine"]:
-        _check_grid(source, max(width), max(height), engine, memory)
+        _check_grid(source, max(width), max(height), engine, memory, ranks_per_node)
     return SweepParams(axes, runs, _seed(source, data.get("seed")), square, text)
