@@ -1,9 +1,10 @@
-"""Stage 5: per-parameter-point sufficient statistics, and the summary made from them.
+"""Stage 5: per-parameter-point aggregates, and the summary made from them.
 
-Each rank adds its jobs into an :class:`Accumulator`; the driver sums the accumulators'
-buffers over ranks with MPI reduce operations; :func:`summarize` turns the sums into
-one summary row per point.  The buffers are plain float64 arrays so that a reduce is
-one call on a NumPy buffer.
+The per-run scalars (dimension, filled cells, seconds) are kept per job in ``runs/``, so
+the summary's statistics are computed from them in job order: the same bits for any
+number of ranks and across interrupted-and-resumed sweeps.  The density fit needs the
+filled cells per distance ring, which are not kept per run: :class:`RingSums` adds them
+up per point (integers, so the order of summation does not matter).
 """
 
 from __future__ import annotations
@@ -11,9 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import measures
-
-# Columns of the per-point statistics buffer.
-STATS = ("count", "dimension_sum", "dimension_sq_sum", "filled_sum", "seconds_sum", "failed")
+from .jobs import DONE, FAILED
 
 # The summary table: (name, dtype, unit, description).  The first six columns are the
 # original's CSV columns, in its order.
@@ -42,52 +41,52 @@ def profile_offsets(points: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
 
-class Accumulator:
-    """Running sums per parameter point: ``stats`` (points x STATS) and ``profiles``
-    (filled cells per distance ring summed over runs, all points back to back).  The
-    profile sums are integers, so they are exact whatever the order of summation."""
+class RingSums:
+    """Filled cells per distance ring summed over runs, every point's rings back to back
+    (see :func:`profile_offsets`), int64."""
 
     def __init__(self, points: np.ndarray):
         self.offsets = profile_offsets(points)
-        self.stats = np.zeros((len(points), len(STATS)))
-        self.profiles = np.zeros(self.offsets[-1])
+        self.sums = np.zeros(self.offsets[-1], np.int64)
 
-    def add(self, record: np.void, rings: np.ndarray | None) -> None:
-        """Add one job's record and ring counts (None when the job failed)."""
-        row = self.stats[record["point"]]
-        if rings is None:
-            row[STATS.index("failed")] += 1
-            return
-        dimension = record["dimension"]
-        row[:5] += (1.0, dimension, dimension * dimension, record["filled"], record["seconds"])
-        start, stop = self.offsets[record["point"]], self.offsets[record["point"] + 1]
-        self.profiles[start:stop] += rings
+    def of(self, point: int) -> np.ndarray:
+        """Return the (writable) sums of one point."""
+        return self.sums[self.offsets[point]:self.offsets[point + 1]]
+
+    def add(self, point: int, counts: np.ndarray) -> None:
+        """Add one run's (or a batch's) ring counts to a point."""
+        self.of(point)[:] += counts
 
 
-def summarize(points: np.ndarray, stats: np.ndarray, profiles: np.ndarray,
-              offsets: np.ndarray) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
-    """Return ``(summary, density)``: one SUMMARY_DTYPE row per point, and per point the
-    pooled profile ``(distance, mean filled fraction)`` (``profiles`` holds the summed
-    ring counts of :class:`Accumulator`)."""
-    summary = np.zeros(len(points), SUMMARY_DTYPE)
-    density = []
+def summarize(points: np.ndarray, runs: np.ndarray,
+              rings: RingSums) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """Return ``(summary, density)``: one SUMMARY_DTYPE row per point from the DONE runs,
+    and per point the pooled profile ``(distance, mean filled fraction)``."""
+    n = len(points)
+    done = runs[runs["status"] == DONE]
+
+    def per_point(weights=None):
+        return np.bincount(done["point"], weights=weights, minlength=n)
+
+    summary = np.zeros(n, SUMMARY_DTYPE)
     for name in ("width", "height", "depth", "engine"):
         summary[name] = points[name]
     summary["size"] = np.where(points["width"] == points["height"], points["width"], -1)
-    count = stats[:, STATS.index("count")]
+    count = per_point()
     summary["count"] = count
-    summary["failed"] = stats[:, STATS.index("failed")]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = stats[:, STATS.index("dimension_sum")] / count
-        variance = (stats[:, STATS.index("dimension_sq_sum")] - count * mean**2) / (count - 1)
+    summary["failed"] = np.bincount(runs["point"][runs["status"] == FAILED], minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):  # points with no finished run: NaN
+        mean = per_point(done["dimension"]) / count
+        variance = (per_point(done["dimension"] ** 2) - count * mean**2) / (count - 1)
         summary["dimension"] = mean
         summary["dimension_stderr"] = np.where(count > 1, np.sqrt(np.maximum(variance, 0.0) / count), np.nan)
-        summary["filled_mean"] = stats[:, STATS.index("filled_sum")] / count
-        summary["seconds_mean"] = stats[:, STATS.index("seconds_sum")] / count
+        summary["filled_mean"] = per_point(done["filled"].astype(np.float64)) / count
+        summary["seconds_mean"] = per_point(done["seconds"]) / count
+    density = []
     for i, point in enumerate(points):
         r2, cells, _ = measures.ring_table(int(point["width"]), int(point["height"]))
-        with np.errstate(invalid="ignore"):  # a point whose runs all failed has no profile
-            fraction = profiles[offsets[i]:offsets[i + 1]] / (count[i] * cells)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fraction = rings.of(i) / (count[i] * cells)
         density.append((np.sqrt(r2), fraction))
         summary["density_x"][i], summary["density_k"][i] = (
             measures.density_fit(r2, fraction) if count[i] else (np.nan, np.nan)

@@ -27,6 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dry-run", action="store_true", help="sweep: print the plan and the balance, run nothing")
     parser.add_argument("--ranks", type=int, metavar="N", help="with --dry-run: plan for N ranks (default: MPI size)")
     parser.add_argument("--force", action="store_true", help="sweep: overwrite an existing output file")
+    parser.add_argument("--resume", action="store_true",
+                        help="sweep: continue the output file, running only the jobs not done (or start it)")
+    parser.add_argument("--checkpoint", type=float, default=config.CHECKPOINT_SECONDS, metavar="SECONDS",
+                        help="sweep: finished runs reach the output file at least this often (default %(default)s)")
     parser.add_argument("--version", action="version", version=f"perc_mpi {__version__}")
     return parser
 

@@ -26,8 +26,12 @@ PROGRESS_SECONDS = 10.0  # at most one progress line this often on long sweeps
 # 0.5 at depth 2, 0.07 at depth 100); an `original` job costs this many `fast` ones.
 FILLED_FRACTION_MODEL = (0.061, 0.87)
 ORIGINAL_COST_FACTOR = 8.0
-# A worker sends its finished records to rank 0 at least this often (seconds).
-SEND_SECONDS = 1.0
+# Checkpointing (``--checkpoint SECONDS``, default below): workers send their finished
+# records to rank 0 every FLUSH_FRACTION of it and rank 0 rewrites the output file every
+# SNAPSHOT_FRACTION of it, so a kill loses at most about SECONDS of finished work.
+CHECKPOINT_SECONDS = 30.0
+FLUSH_FRACTION = 1 / 3
+SNAPSHOT_FRACTION = 2 / 3
 # Waiting ranks sleep between polls (doubling from MIN to MAX) instead of busy-polling.
 POLL_MIN_SECONDS = 0.0005
 POLL_MAX_SECONDS = 0.02

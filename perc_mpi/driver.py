@@ -1,20 +1,25 @@
 """The MPI driver: the only module that talks MPI.
 
-Rank 0 validates the sweep and plans it; every rank runs its share of the jobs; finished
-records stream to rank 0 (which also computes) at most ``config.SEND_SECONDS`` apart;
-per-point sums are combined with ``Reduce``; rank 0 writes the HDF5 file and prints the
-CSV summary.  Decisions are broadcast so that every rank exits together with the same
-status, and an uncaught exception on any rank aborts the whole job instead of hanging.
+Rank 0 validates the sweep and plans it (or, with ``--resume``, takes back a previous
+file's finished jobs); every rank runs its share of the jobs left; finished records and
+ring counts stream to rank 0 (which also computes), which writes a complete snapshot of
+the HDF5 file at a bounded interval and at the end, and prints the CSV summary.
+Decisions are broadcast so that every rank exits together with the same status; an
+uncaught exception on any rank aborts the whole job instead of hanging it; SIGTERM,
+SIGINT and SIGUSR1 stop the sweep cleanly after the jobs in flight.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import signal
 import socket
 import sys
 import time
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,13 +30,14 @@ import numpy as np
 from mpi4py import MPI
 
 from . import __version__, config, engine, report
-from .aggregate import STATS, Accumulator, sorted_rows, summarize
-from .jobs import RECORD_DTYPE, run_job
-from .parameters import ParameterError, RunParams, available_memory, parse_sweep
-from .plan import assign_ranks, balance, build_plan
-from .store import write_results
+from .aggregate import RingSums, sorted_rows, summarize
+from .jobs import DONE, FAILED, RECORD_DTYPE, pending_records, run_job
+from .parameters import ParameterError, RunParams, SweepParams, available_memory, parse_sweep
+from .plan import Plan, assign_ranks, balance, build_plan
+from .store import partial_path, read_snapshot, write_snapshot
 
 TAG_RESULTS = 11
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 
 
 def install_abort_hook(comm: MPI.Comm) -> None:
@@ -47,6 +53,28 @@ def install_abort_hook(comm: MPI.Comm) -> None:
         comm.Abort(config.EXIT_ERROR)
 
     sys.excepthook = abort
+
+
+class StopRequest:
+    """Remembers the first stop signal; a second one interrupts at once."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+
+    def install(self) -> None:
+        """Catch SIGTERM, SIGINT and SIGUSR1 (SLURM's ``--signal``) in this process."""
+        for number in STOP_SIGNALS:
+            signal.signal(number, self._handle)
+
+    def _handle(self, number, frame) -> None:
+        if self.signal is not None:
+            raise KeyboardInterrupt(f"second stop signal ({signal.Signals(number).name})")
+        self.signal = number
+
+    @property
+    def requested(self) -> bool:
+        """Return True once a stop signal has arrived."""
+        return self.signal is not None
 
 
 def wait_quietly(request: MPI.Request) -> None:
@@ -84,10 +112,13 @@ def decide(comm: MPI.Comm, decision):
 
 def output_path(args: argparse.Namespace) -> Path:
     """Return the sweep's HDF5 path (``-o`` or the sweep file with ``.h5``), checked
-    writable and not clobbering an existing file unless ``--force``."""
+    writable and not clobbering an existing file unless ``--force`` or ``--resume``."""
     path = Path(args.output) if args.output else Path(args.file).with_suffix(".h5")
-    if path.exists() and not args.force:
-        raise ParameterError(str(path), None, "output exists; use --force to overwrite it or -o to choose another")
+    if args.resume and args.force:
+        raise ParameterError(str(path), None, "--resume and --force exclude each other")
+    if path.exists() and not (args.force or args.resume):
+        raise ParameterError(str(path), None, "output exists; use --resume to continue it, --force to "
+                             "overwrite it or -o to choose another")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise ParameterError(str(path), None, "output directory does not exist")
@@ -96,55 +127,132 @@ def output_path(args: argparse.Namespace) -> Path:
     return path
 
 
+@dataclass
+class Start:
+    """What rank 0 decides before any work: the plan, the records so far (pending or
+    taken back from a resumed file), and the jobs left with their ranks."""
+
+    sweep: SweepParams
+    path: Path | None
+    plan: Plan
+    runs: np.ndarray
+    ring_sums: list[np.ndarray] | None
+    failures: dict[int, str]
+    sessions: int
+    todo: np.ndarray
+    ranks: np.ndarray
+
+
+def take_back(path: Path, data: dict, sweep: SweepParams):
+    """Return ``(snapshot, sweep)`` of a file to resume, refusing a different sweep; a
+    sweep without a seed takes the seed the file recorded."""
+    try:
+        snapshot = read_snapshot(path, RECORD_DTYPE)
+        previous = json.loads(snapshot.attrs["sweep_json"])
+    except (OSError, KeyError, ValueError) as exc:
+        raise ParameterError(str(path), None, f"cannot resume from this file: {exc}") from None
+    if previous != data:
+        keys = sorted(k for k in set(previous) | set(data) if previous.get(k) != data.get(k))
+        diff = "; ".join(f"{k}: file has {previous.get(k)!r}, sweep has {data.get(k)!r}" for k in keys)
+        raise ParameterError(str(path), None, f"made by a different sweep ({diff}); use -o for a new "
+                             "output or --force to start over")
+    if data.get("seed") is None:
+        sweep = replace(sweep, seed=int(snapshot.attrs["sweep_seed"]))
+    return snapshot, sweep
+
+
+def prepare(args, data, text, n_ranks, ranks_per_node) -> Start:
+    """Rank 0: validate, plan (taking back a resumed file's results) and schedule."""
+    sweep = parse_sweep(data, text, args.file, available_memory(), ranks_per_node)
+    path = None if args.dry_run else output_path(args)
+    snapshot = None
+    if path is not None and args.resume and path.exists():
+        snapshot, sweep = take_back(path, data, sweep)
+    plan = build_plan(sweep)
+    runs = snapshot.runs if snapshot else pending_records(plan.jobs)
+    todo = plan.jobs[runs["status"] != DONE]
+    return Start(sweep, path, plan, runs, snapshot.ring_sums if snapshot else None,
+                 snapshot.failures if snapshot else {}, int(snapshot.attrs.get("sessions", 0)) + 1 if snapshot else 1,
+                 todo, assign_ranks(todo, n_ranks))
+
+
 def warm_up(jobs: np.ndarray) -> None:
     """Compile or load the kernels of every engine in ``jobs`` with a tiny run."""
     for name in np.unique(jobs["engine"]):
         engine.run(RunParams(5, 5, 1, 0, name.decode()))
 
 
-def print_plan(plan, ranks: np.ndarray, n_ranks: int) -> None:
+def print_plan(start: Start, n_ranks: int) -> None:
     """Print the dry-run report: job counts per point, work per rank, imbalance."""
-    jobs = plan.jobs
-    print(f"{len(jobs)} jobs, {len(plan.points)} parameter points, {n_ranks} ranks, sweep seed {plan.sweep.seed}")
+    plan, todo = start.plan, start.todo
+    print(f"{len(plan.jobs)} jobs, {len(plan.points)} parameter points, {n_ranks} ranks, "
+          f"sweep seed {plan.sweep.seed}, {len(todo)} jobs to run")
     print("width,height,depth,engine,jobs")
     for i, p in enumerate(plan.points):
-        print(f"{p['width']},{p['height']},{p['depth']},{p['engine'].decode()},{np.count_nonzero(jobs['point'] == i)}")
-    work, imbalance = balance(jobs, ranks, n_ranks)
+        print(f"{p['width']},{p['height']},{p['depth']},{p['engine'].decode()},"
+              f"{np.count_nonzero(plan.jobs['point'] == i)}")
+    work, imbalance = balance(todo, start.ranks, n_ranks)
     share = work / work.sum() if work.sum() else work
     print("rank,jobs,work_share")
     for r in range(n_ranks):
-        print(f"{r},{np.count_nonzero(ranks == r)},{share[r]:.4f}")
+        print(f"{r},{np.count_nonzero(start.ranks == r)},{share[r]:.4f}")
     print(f"expected imbalance (max/mean work): {imbalance:.3f}")
 
 
-class Collector:
-    """Rank 0's inbox: finished records from every rank, progress lines on stderr."""
+class Inbox:
+    """Rank 0's side: every finished record and ring count, progress lines on stderr,
+    and a complete snapshot of the output file at least every ``snapshot_seconds``."""
 
-    def __init__(self, comm: MPI.Comm, total: int):
-        self.comm, self.total = comm, total
-        self.records: list[np.ndarray] = []
-        self.failures: list[tuple[int, str]] = []
-        self.done_ranks = 0
-        self.finished = 0
-        self.started = self.last_report = time.monotonic()
+    def __init__(self, comm: MPI.Comm, start: Start, attrs: dict, snapshot_seconds: float):
+        self.comm, self.start, self.attrs = comm, start, attrs
+        self.runs, self.failures = start.runs, dict(start.failures)
+        self.rings = RingSums(start.plan.points)
+        if start.ring_sums is not None:
+            self.rings.sums[:] = np.concatenate(start.ring_sums) if start.ring_sums else 0
+        self.snapshot_seconds = snapshot_seconds
+        self.done_ranks = self.finished = 0
+        self.started = self.last_report = self.last_snapshot = time.monotonic()
 
-    def take(self, records: np.ndarray, failures: list[tuple[int, str]]) -> None:
-        """Keep a batch of records and failures; report progress when it is time."""
-        self.records.append(records)
-        self.failures.extend(failures)
+    def take(self, records: np.ndarray, failures: dict[int, str], deltas: dict[int, np.ndarray]) -> None:
+        """Keep a batch; report progress and write a snapshot when it is time."""
+        self.runs[records["job"]] = records
+        for job in records["job"][records["status"] == DONE].tolist():
+            self.failures.pop(job, None)  # a failed job retried successfully on resume
+        self.failures.update(failures)
+        for point, counts in deltas.items():
+            self.rings.add(point, counts)
         self.finished += len(records)
         now = time.monotonic()
         if now - self.last_report >= config.PROGRESS_SECONDS:
             self.last_report = now
+            total = len(self.start.todo)
             rate = self.finished / (now - self.started)
-            eta = (self.total - self.finished) / rate if rate else float("inf")
-            print(f"perc_mpi: {self.finished}/{self.total} jobs ({100 * self.finished / self.total:.1f}%), "
+            eta = (total - self.finished) / rate if rate else float("inf")
+            print(f"perc_mpi: {self.finished}/{total} jobs ({100 * self.finished / max(total, 1):.1f}%), "
                   f"{rate:.1f} jobs/s, ETA {eta:.0f} s, {len(self.failures)} failed", file=sys.stderr, flush=True)
+        if now - self.last_snapshot >= self.snapshot_seconds:
+            self.snapshot()
+
+    def snapshot(self) -> np.ndarray:
+        """Write the output file as it stands now; return the summary."""
+        plan = self.start.plan
+        summary, density = summarize(plan.points, self.runs, self.rings)
+        status = self.runs["status"]
+        self.attrs.update(
+            jobs_total=len(self.runs), jobs_done=int(np.count_nonzero(status == DONE)),
+            jobs_failed=int(np.count_nonzero(status == FAILED)), complete=bool(np.all(status == DONE)),
+            end_time=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+        ring_sums = [self.rings.of(i) for i in range(len(plan.points))]
+        write_snapshot(self.start.path, self.attrs, self.runs, summary, density, ring_sums, plan.points,
+                       self.failures)
+        self.last_snapshot = time.monotonic()
+        return summary
 
     def _receive(self, source: int) -> None:
-        records, failures, done = self.comm.recv(source=source, tag=TAG_RESULTS)
+        records, failures, deltas, done = self.comm.recv(source=source, tag=TAG_RESULTS)
         self.done_ranks += done
-        self.take(records, failures)
+        self.take(records, failures, deltas)
 
     def poll(self) -> None:
         """Take every batch that has already arrived, without blocking."""
@@ -162,35 +270,41 @@ class Collector:
             time.sleep(pause)
 
 
-def run_share(comm: MPI.Comm, jobs: np.ndarray, accumulator: Accumulator, collector: Collector | None) -> float:
-    """Run this rank's jobs, streaming records to rank 0 (or handing them to the
-    collector); return the wall seconds of the loop, for the overhead report."""
+def run_share(comm: MPI.Comm, jobs: np.ndarray, inbox: Inbox | None, stop: StopRequest,
+              flush_seconds: float) -> float:
+    """Run this rank's jobs until done or stopped, streaming records and ring counts to
+    rank 0 (or handing them to the inbox); return the wall seconds of the loop."""
     start = time.perf_counter()
     batch: list[np.void] = []
-    failures: list[tuple[int, str]] = []
+    failures: dict[int, str] = {}
+    deltas: dict[int, np.ndarray] = {}
     request, last_send = None, time.monotonic()
 
     def flush(done: bool):
-        nonlocal batch, failures, request, last_send
-        payload = (np.array(batch, RECORD_DTYPE), failures, done)
-        if collector is not None:
-            collector.take(*payload[:2])
+        nonlocal batch, failures, deltas, request, last_send
+        payload = (np.array(batch, RECORD_DTYPE), failures, deltas)
+        if inbox is not None:
+            inbox.take(*payload)
         else:
             if request is not None:
                 wait_quietly(request)
-            request = comm.isend(payload, dest=0, tag=TAG_RESULTS)
-        batch, failures, last_send = [], [], time.monotonic()
+            request = comm.isend((*payload, done), dest=0, tag=TAG_RESULTS)
+        batch, failures, deltas, last_send = [], {}, {}, time.monotonic()
 
     for job in jobs:
+        if stop.requested:
+            break
         outcome = run_job(job, comm.rank)
-        accumulator.add(outcome.record, outcome.rings)
         batch.append(outcome.record)
+        point = int(job["point"])
+        if outcome.rings is not None:
+            deltas[point] = deltas[point] + outcome.rings if point in deltas else outcome.rings
         if outcome.error:
-            failures.append((int(job["job"]), outcome.error))
-        if collector is not None:
+            failures[int(job["job"])] = outcome.error
+        if inbox is not None:
             flush(False)
-            collector.poll()
-        elif time.monotonic() - last_send >= config.SEND_SECONDS:
+            inbox.poll()
+        elif time.monotonic() - last_send >= flush_seconds:
             flush(False)
     flush(True)
     if request is not None:
@@ -198,14 +312,14 @@ def run_share(comm: MPI.Comm, jobs: np.ndarray, accumulator: Accumulator, collec
     return time.perf_counter() - start
 
 
-def provenance(comm: MPI.Comm, sweep, started: str) -> dict:
+def provenance(comm: MPI.Comm, start: Start | None, started: str) -> dict:
     """Return the root attributes of the output file (on rank 0; gathers host names)."""
     hosts = comm.gather(socket.gethostname(), root=0)
     if comm.rank != 0:
         return {}
     return {
-        "sweep_json": sweep.text,
-        "sweep_seed": sweep.seed,
+        "sweep_json": start.sweep.text,
+        "sweep_seed": start.sweep.seed,
         "perc_mpi_version": __version__,
         "mpi_size": comm.size,
         "hosts": ",".join(sorted(set(hosts))),
@@ -218,95 +332,90 @@ def provenance(comm: MPI.Comm, sweep, started: str) -> dict:
         "mpi_library": MPI.Get_library_version().splitlines()[0].strip(),
         "command": " ".join(sys.argv),
         "start_time": started,
+        "sessions": start.sessions,
     }
 
 
+def resume_command(args: argparse.Namespace, path: Path, size: int) -> str:
+    """Return the command that continues this sweep."""
+    return f"mpirun -n {size} python -m perc_mpi {args.file} --resume -o {path}"
+
+
 def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str) -> int:
-    """Run a whole sweep on ``comm``; return the exit status (the same on every rank)."""
+    """Run (or resume) a whole sweep on ``comm``; return the exit status, the same on
+    every rank."""
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     clock = {"start": time.monotonic()}
+    stop = StopRequest()
+    stop.install()
     n_ranks = args.ranks if args.dry_run and args.ranks else comm.size
     ranks_per_node = comm.Split_type(MPI.COMM_TYPE_SHARED).size  # they share the node's memory
-
-    def prepare():
-        sweep = parse_sweep(data, text, args.file, available_memory(), ranks_per_node)
-        path = None if args.dry_run else output_path(args)
-        plan = build_plan(sweep)
-        return sweep, path, plan, assign_ranks(plan.jobs, n_ranks)
-
     try:
-        sweep, path, plan, ranks = decide(comm, prepare)
+        start = decide(comm, lambda: prepare(args, data, text, n_ranks, ranks_per_node))
     except ParameterError as exc:
         if comm.rank == 0:
             print(f"perc_mpi: error: {exc}", file=sys.stderr)
         return config.EXIT_BAD_INPUT
     if args.dry_run:
         if comm.rank == 0:
-            print_plan(plan, ranks, n_ranks)
+            print_plan(start, n_ranks)
         return config.EXIT_OK
 
+    attrs = provenance(comm, start if comm.rank == 0 else None, started)
+    inbox = None
     if comm.rank == 0:
-        warm_up(plan.jobs)  # compile once, before the other ranks read the kernel cache
-        work, imbalance = balance(plan.jobs, ranks, comm.size)
-        print(f"perc_mpi: {len(plan.jobs)} jobs, {len(plan.points)} points on {comm.size} ranks "
-              f"(expected imbalance {imbalance:.3f}), output {path}", file=sys.stderr, flush=True)
-    shares = [plan.jobs[ranks == r] for r in range(comm.size)] if comm.rank == 0 else None
+        partial_path(start.path).unlink(missing_ok=True)  # a snapshot a killed writer left half done
+        inbox = Inbox(comm, start, attrs, config.SNAPSHOT_FRACTION * args.checkpoint)
+        inbox.snapshot()  # the file exists, readable, from the first second on
+        warm_up(start.todo)  # compile once, before the other ranks read the kernel cache
+        _, imbalance = balance(start.todo, start.ranks, comm.size)
+        print(f"perc_mpi: {len(start.todo)} of {len(start.plan.jobs)} jobs to run, {len(start.plan.points)} points, "
+              f"{comm.size} ranks (expected imbalance {imbalance:.3f}), output {start.path}",
+              file=sys.stderr, flush=True)
+    shares = [start.todo[start.ranks == r] for r in range(comm.size)] if comm.rank == 0 else None
     quiet_barrier(comm)
     my_jobs = comm.scatter(shares, root=0)
-    points = comm.bcast(plan.points if comm.rank == 0 else None, root=0)
     warm_up(my_jobs)  # load the kernels now, so no job's ``seconds`` includes it
 
-    accumulator = Accumulator(points)
-    collector = Collector(comm, len(plan.jobs)) if comm.rank == 0 else None
-    loop_seconds = run_share(comm, my_jobs, accumulator, collector)
-    if collector is not None:
-        collector.wait_all()
-    loop_seconds = comm.reduce(loop_seconds, op=MPI.SUM, root=0)
-    if collector is not None:
-        clock["jobs"] = collector.started
-
+    clock["jobs"] = time.monotonic()
+    loop_seconds = run_share(comm, my_jobs, inbox, stop, config.FLUSH_FRACTION * args.checkpoint)
+    if inbox is not None:
+        inbox.wait_all()
     quiet_barrier(comm)
-    stats = np.zeros_like(accumulator.stats) if comm.rank == 0 else None
-    profiles = np.zeros_like(accumulator.profiles) if comm.rank == 0 else None
-    comm.Reduce(accumulator.stats, stats, op=MPI.SUM, root=0)
-    comm.Reduce(accumulator.profiles, profiles, op=MPI.SUM, root=0)
-    attrs = provenance(comm, sweep if comm.rank == 0 else None, started)
-    if comm.rank == 0:
-        # Time in the job loops not spent inside jobs: scheduling, messaging, bookkeeping.
-        job_seconds = stats[:, STATS.index("seconds_sum")].sum()
-        attrs["overhead_seconds_per_job"] = max(loop_seconds - job_seconds, 0.0) / max(len(plan.jobs), 1)
-        clock["reduced"] = time.monotonic()
-
+    loop_seconds = comm.reduce(loop_seconds, op=MPI.SUM, root=0)
+    interrupted = comm.allreduce(stop.signal or 0, op=MPI.MAX)
     status = None
     if comm.rank == 0:
-        status = finish(path, attrs, plan, collector, stats, profiles, accumulator.offsets, clock)
+        clock["reduced"] = time.monotonic()
+        status = finish(args, inbox, loop_seconds, clock, interrupted)
     quiet_barrier(comm)
     return comm.bcast(status, root=0)
 
 
-def finish(path, attrs, plan, collector, stats, profiles, offsets, clock) -> int:
-    """Rank 0: write the file, print the CSV, the timing and the failures; return the
-    exit status.  ``clock`` holds the monotonic times of the start, of the first job and
-    of the end of the reduction."""
-    runs = np.zeros(len(plan.jobs), RECORD_DTYPE)
-    records = np.concatenate(collector.records) if collector.records else np.zeros(0, RECORD_DTYPE)
-    runs[records["job"]] = records
-    summary, density = summarize(plan.points, stats, profiles, offsets)
-    attrs["end_time"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    failures = sorted(collector.failures)
-    write_results(path, attrs, runs, summary, density, plan.points, failures)
+def finish(args, inbox: Inbox, loop_seconds: float, clock: dict, interrupted: int) -> int:
+    """Rank 0: write the final snapshot, print the CSV, timing, failures or how to
+    resume; return the exit status."""
+    start, runs = inbox.start, inbox.runs
+    ran_here = len(start.todo)
+    job_seconds = np.nansum(runs["seconds"][np.isin(runs["job"], start.todo["job"])])
+    inbox.attrs["overhead_seconds_per_job"] = max(loop_seconds - job_seconds, 0.0) / max(ran_here, 1)
+    summary = inbox.snapshot()
     report.write_summary_csv(sys.stdout, sorted_rows(summary))
     sys.stdout.flush()
-    failed = int(stats[:, STATS.index("failed")].sum())
+    done, failed = inbox.attrs["jobs_done"], inbox.attrs["jobs_failed"]
     setup, jobs, write = (clock["jobs"] - clock["start"], clock["reduced"] - clock["jobs"],
                           time.monotonic() - clock["reduced"])
-    overhead = 1e6 * attrs["overhead_seconds_per_job"]
-    print(f"perc_mpi: {len(plan.jobs) - failed}/{len(plan.jobs)} jobs done, results in {path}\n"
+    print(f"perc_mpi: {done}/{len(runs)} jobs done, {failed} failed, results in {start.path}\n"
           f"perc_mpi: timing: setup {setup:.2f} s, jobs {jobs:.2f} s, write {write:.2f} s; "
-          f"driver overhead {overhead:.0f} us/job", file=sys.stderr)
+          f"driver overhead {1e6 * inbox.attrs['overhead_seconds_per_job']:.0f} us/job", file=sys.stderr)
+    if interrupted:
+        print(f"perc_mpi: interrupted by {signal.Signals(interrupted).name}; {len(runs) - done} jobs left. "
+              f"Resume with: {resume_command(args, start.path, inbox.comm.size)}", file=sys.stderr)
+        return config.EXIT_INTERRUPTED
     if failed:
-        print(f"perc_mpi: {failed} jobs failed (see failures/ in {path}); the first:\n{failures[0][1]}",
-              file=sys.stderr)
+        first = inbox.failures[min(inbox.failures)]
+        print(f"perc_mpi: {failed} jobs failed (see failures/ in {start.path}; --resume retries them); "
+              f"the first:\n{first}", file=sys.stderr)
         return config.EXIT_JOBS_FAILED
     return config.EXIT_OK
 
@@ -316,4 +425,3 @@ def main(args: argparse.Namespace, data: dict, text: str) -> int:
     comm = MPI.COMM_WORLD
     install_abort_hook(comm)
     return run_sweep(comm, args, data, text)
-

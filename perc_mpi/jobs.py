@@ -13,10 +13,23 @@ from . import engine, measures
 from .parameters import RunParams
 from .plan import JOB_DTYPE
 
+# A job's state in ``runs/status``.
+PENDING, DONE, FAILED = 0, 1, 2
+
 RECORD_DTYPE = np.dtype(
     JOB_DTYPE.descr
-    + [("filled", np.int64), ("dimension", np.float64), ("rank", np.int32), ("seconds", np.float64)]
+    + [("status", np.uint8), ("filled", np.int64), ("dimension", np.float64), ("rank", np.int32),
+       ("seconds", np.float64)]
 )
+
+
+def pending_records(jobs: np.ndarray) -> np.ndarray:
+    """Return one PENDING record per job (results not yet known)."""
+    records = np.zeros(len(jobs), RECORD_DTYPE)
+    for name in JOB_DTYPE.names:
+        records[name] = jobs[name]
+    records["filled"], records["dimension"], records["rank"], records["seconds"] = -1, np.nan, -1, np.nan
+    return records
 
 
 @dataclass
@@ -38,9 +51,7 @@ def params_of(job: np.void) -> RunParams:
 def run_job(job: np.void, rank: int) -> JobOutcome:
     """Run one job and return its :class:`JobOutcome`; an exception becomes ``error``
     (job, rank, host and traceback), so one bad job never stops a sweep."""
-    record = np.zeros((), RECORD_DTYPE)
-    for name in JOB_DTYPE.names:
-        record[name] = job[name]
+    record = pending_records(np.array([job], JOB_DTYPE))[0]
     record["rank"] = rank
     start = time.perf_counter()
     try:
@@ -50,9 +61,9 @@ def run_job(job: np.void, rank: int) -> JobOutcome:
         record["filled"] = result.n_filled
         record["dimension"] = measures.box_dimension(*shape_and_cells)
         rings = measures.ring_counts(*shape_and_cells)
-        error = None
+        record["status"], error = DONE, None
     except Exception:  # noqa: BLE001 -- recorded with its traceback, reported by rank 0
-        record["filled"], record["dimension"], rings = -1, np.nan, None
+        record["status"], rings = FAILED, None
         error = f"job {int(job['job'])} on rank {rank} ({socket.gethostname()}):\n{traceback.format_exc()}"
     record["seconds"] = time.perf_counter() - start
-    return JobOutcome(record[()], rings, error)
+    return JobOutcome(record, rings, error)

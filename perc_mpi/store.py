@@ -1,22 +1,26 @@
-"""Stage 6: the sweep's HDF5 file, written by one process with plain h5py.
+"""Stage 6: the sweep's HDF5 file, written by one process (rank 0) with plain h5py.
 
-Layout (every dataset 1-D, plain dtypes, no pickles; see the README):
+Layout (plain dtypes, no pickles; the README documents every dataset):
 
 * root attributes: ``sweep_json``, ``sweep_seed``, ``perc_mpi_version``, ``mpi_size``,
-  library versions, ``start_time``/``end_time`` (ISO 8601 UTC), ``hosts``;
-* ``runs/<column>``: one row per job, in job-index order;
+  library versions, ``start_time``/``end_time`` (ISO 8601 UTC), ``hosts``, and the
+  progress counters ``jobs_total``, ``jobs_done``, ``jobs_failed``, ``complete``;
+* ``runs/<column>``: one row per job, in job-index order, ``status`` 0 pending, 1 done,
+  2 failed;
 * ``summary/<column>``: one row per parameter point, in cube order, each with
   ``unit`` and ``description`` attributes;
-* ``density/point_NNNNN/{distance,fraction}``: the pooled profile of point NNNNN;
+* ``density/point_NNNNN/{distance,fraction,filled_sum}``: the pooled profile of a point;
 * ``failures/{job,error}``: jobs that raised, with their tracebacks.
 
-The file is written under a temporary name and renamed into place, so a reader never
-sees a half-written file under the final name.
+Crash safety: the file is only ever written whole, as ``PATH.partial``, flushed to disk,
+then renamed over ``PATH`` (atomic on POSIX).  Whatever moment the writer is killed at,
+``PATH`` is the previous or the new snapshot, complete and readable, never half of one.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +30,21 @@ import numpy as np
 from .aggregate import SUMMARY_COLUMNS
 
 
+@dataclass
+class Snapshot:
+    """What a resumed sweep takes back from its file."""
+
+    attrs: dict[str, Any]
+    runs: np.ndarray
+    ring_sums: list[np.ndarray]
+    failures: dict[int, str]
+
+
+def partial_path(path: Path) -> Path:
+    """Return the temporary name a snapshot is written under before the rename."""
+    return path.with_name(path.name + ".partial")
+
+
 def _write_table(group: h5py.Group, table: np.ndarray, columns: dict[str, tuple[str, str]] | None = None) -> None:
     for name in table.dtype.names:
         dataset = group.create_dataset(name, data=np.ascontiguousarray(table[name]))
@@ -33,12 +52,12 @@ def _write_table(group: h5py.Group, table: np.ndarray, columns: dict[str, tuple[
             dataset.attrs["unit"], dataset.attrs["description"] = columns[name]
 
 
-def write_results(path: str | os.PathLike, attrs: dict[str, Any], runs: np.ndarray, summary: np.ndarray,
-                  density: list[tuple[np.ndarray, np.ndarray]], points: np.ndarray,
-                  failures: list[tuple[int, str]]) -> Path:
-    """Write the sweep file atomically at ``path`` and return its path."""
+def write_snapshot(path: str | os.PathLike, attrs: dict[str, Any], runs: np.ndarray, summary: np.ndarray,
+                   density: list[tuple[np.ndarray, np.ndarray]], ring_sums: list[np.ndarray],
+                   points: np.ndarray, failures: dict[int, str]) -> Path:
+    """Write the whole sweep file atomically at ``path`` (see the module doc); return it."""
     path = Path(path)
-    partial = path.with_name(path.name + ".partial")
+    partial = partial_path(path)
     with h5py.File(partial, "w") as f:
         for key, value in attrs.items():
             f.attrs[key] = value
@@ -46,14 +65,35 @@ def write_results(path: str | os.PathLike, attrs: dict[str, Any], runs: np.ndarr
         _write_table(f.create_group("summary"), summary,
                      {name: (unit, text) for name, _, unit, text in SUMMARY_COLUMNS})
         group = f.create_group("density")
-        for i, (distance, fraction) in enumerate(density):
+        for i, ((distance, fraction), sums) in enumerate(zip(density, ring_sums)):
             point = group.create_group(f"point_{i:05d}")
             for name in points.dtype.names:
                 point.attrs[name] = points[i][name]
             point.create_dataset("distance", data=distance)
             point.create_dataset("fraction", data=fraction)
+            point.create_dataset("filled_sum", data=sums)
         errors = f.create_group("failures")
-        errors.create_dataset("job", data=np.array([job for job, _ in failures], np.int64))
-        errors.create_dataset("error", data=np.array([text for _, text in failures], dtype=h5py.string_dtype()))
+        jobs = sorted(failures)
+        errors.create_dataset("job", data=np.array(jobs, np.int64))
+        errors.create_dataset("error", data=np.array([failures[j] for j in jobs], dtype=h5py.string_dtype()))
+    with open(partial, "rb+") as handle:  # on disk before the rename makes it current
+        os.fsync(handle.fileno())
     os.replace(partial, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
     return path
+
+
+def read_snapshot(path: str | os.PathLike, record_dtype: np.dtype) -> Snapshot:
+    """Return the :class:`Snapshot` stored in a sweep file."""
+    with h5py.File(path, "r") as f:
+        runs = np.zeros(len(f["runs/job"]), record_dtype)
+        for name in record_dtype.names:
+            runs[name] = f["runs"][name][()]
+        points = sorted(f["density"])
+        ring_sums = [f["density"][p]["filled_sum"][()] for p in points]
+        failures = dict(zip(f["failures/job"][()].tolist(), (e.decode() for e in f["failures/error"][()])))
+        return Snapshot(dict(f.attrs), runs, ring_sums, failures)

@@ -28,7 +28,8 @@ def then_barrier(comm):
 
 
 def args_for(path, output, **extra):
-    return argparse.Namespace(file=str(path), output=str(output), dry_run=False, ranks=None, force=False, **extra)
+    return argparse.Namespace(file=str(path), output=str(output), dry_run=False, ranks=None, force=False,
+                              resume=False, checkpoint=30.0, **extra)
 
 
 def sweep(comm, directory, name, spec=SPEC):
@@ -97,4 +98,33 @@ def test_exception_in_a_job_is_recorded_and_the_sweep_goes_on(mpi_tmp_path, monk
             assert "synthetic failure" in f["failures/error"][0].decode()
             assert f["summary/failed"][()].tolist() == [0, 1, 0, 0]  # job 4 is run 1 of point 1
             assert f["summary/count"][()].tolist() == [3, 2, 3, 3]
-            assert f["runs/filled"][4] == -1
+            assert f["runs/filled"][4] == -1 and f["runs/status"][4] == 2
+
+
+@pytest.mark.mpi
+def test_failed_job_is_retried_on_resume(mpi_tmp_path, monkeypatch):
+    import h5py
+
+    comm = MPI.COMM_WORLD
+    doomed = int(job_seeds(SPEC["seed"], 12)[7])
+    real_run = jobs.engine.run
+
+    def run(params):
+        if params.seed == doomed:
+            raise MemoryError("synthetic failure")
+        return real_run(params)
+
+    monkeypatch.setattr(jobs.engine, "run", run)
+    status, output = sweep(comm, mpi_tmp_path, "retry")
+    assert status == 3
+    monkeypatch.setattr(jobs.engine, "run", real_run)  # the failure was transient
+    args = args_for(mpi_tmp_path / "retry.json", output)
+    args.resume = True
+    status = driver.run_sweep(comm, args, SPEC, json.dumps(SPEC))
+    assert status == 0
+    with then_barrier(comm) as root:
+        if not root:
+            return
+        with h5py.File(output) as f:
+            assert f["failures/job"][()].tolist() == []
+            assert f["summary/count"][()].tolist() == [3, 3, 3, 3] and f.attrs["complete"]

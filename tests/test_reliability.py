@@ -1,0 +1,154 @@
+"""Interrupted sweeps: kills, signals and dead ranks lose no finished work, leave a
+readable file, and resume to exactly the numbers of an uninterrupted sweep."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from conftest import BIN, read_h5, run_cli
+
+SWEEP = {"size": [801, 1001], "depth": [2, 3], "runs": 60, "seed": 12345}
+VARYING = {"rank", "seconds", "seconds_mean"}  # differ between runs of the same sweep
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted run of SWEEP."""
+    directory = tmp_path_factory.mktemp("reference")
+    path = directory / "sweep.json"
+    path.write_text(json.dumps(SWEEP))
+    proc = run_cli(path, mpi=2)
+    assert proc.returncode == 0, proc.stderr
+    return read_h5(directory / "sweep.h5")
+
+
+def assert_same_results(got, expected):
+    for group in ("runs", "summary"):
+        for column, values in expected[group].items():
+            if column not in VARYING:
+                np.testing.assert_array_equal(got[group][column], values, err_msg=f"{group}/{column}")
+    for point, (_, fraction) in expected["density"].items():
+        np.testing.assert_array_equal(got["density"][point][1], fraction)
+    assert got["attrs"]["complete"] and got["attrs"]["jobs_done"] == len(expected["runs"]["job"])
+
+
+def start_sweep(path, *extra, ranks=2):
+    """Start ``mpirun -n ranks python -m perc_mpi path`` in its own process group."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.Popen([str(BIN / "mpirun"), "-n", str(ranks), sys.executable, "-m", "perc_mpi", str(path),
+                             "--checkpoint", "0.3", *map(str, extra)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+
+
+def write_sweep(tmp_path):
+    path = tmp_path / "sweep.json"
+    path.write_text(json.dumps(SWEEP))
+    return path
+
+
+def jobs_done(output: Path) -> int:
+    with h5py.File(output) as f:  # must open whatever moment the writer died at
+        return int(np.count_nonzero(f["runs/status"][()] == 1))
+
+
+def test_kill_9_at_random_moments_then_resume(tmp_path, reference):
+    path, output = write_sweep(tmp_path), tmp_path / "sweep.h5"
+    rng = np.random.default_rng(7)
+    done = []
+    for _ in range(3):
+        proc = start_sweep(path, "--resume")
+        time.sleep(1.0 + rng.uniform(0.0, 1.0))
+        os.killpg(proc.pid, signal.SIGKILL)  # the whole job: mpirun, proxies, ranks
+        proc.wait(timeout=30)
+        if output.exists():
+            done.append(jobs_done(output))
+    assert done and done == sorted(done)  # finished work is never lost
+    assert done[-1] < len(reference["runs"]["job"]), "the kills came too late to test anything"
+    proc = run_cli(path, "--resume", "--checkpoint", "0.3", mpi=2)
+    assert proc.returncode == 0, proc.stderr
+    assert_same_results(read_h5(output), reference)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGUSR1, signal.SIGINT])
+def test_stop_signal_flushes_and_resumes(tmp_path, reference, stop):
+    path, output = write_sweep(tmp_path), tmp_path / "sweep.h5"
+    proc = start_sweep(path)
+    while not output.exists() or jobs_done(output) == 0:  # wait until jobs are running
+        time.sleep(0.1)
+        assert proc.poll() is None, proc.communicate()
+    proc.send_signal(stop)  # to mpirun, which forwards it to every rank
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 4, err
+    assert f"interrupted by {stop.name}" in err and "--resume" in err
+    with h5py.File(output) as f:
+        assert not f.attrs["complete"]
+        left = len(f["runs/job"]) - f.attrs["jobs_done"]
+    assert left > 0
+    proc = run_cli(path, "--resume", mpi=2)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{left} of {len(reference['runs']['job'])} jobs to run" in proc.stderr
+    assert_same_results(read_h5(output), reference)
+
+
+def test_dead_rank_ends_the_job_and_the_file_resumes(tmp_path, reference):
+    path, output = write_sweep(tmp_path), tmp_path / "sweep.h5"
+    proc = start_sweep(path, ranks=4)
+    while not output.exists() or jobs_done(output) == 0:
+        time.sleep(0.1)
+        assert proc.poll() is None, proc.communicate()
+    victim = next(pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
+                  if rank_of(pid, path) == 2)
+    os.kill(victim, signal.SIGKILL)
+    killed = time.monotonic()
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert time.monotonic() - killed < 20  # nobody hangs in a collective
+    jobs_done(output)  # still opens
+    proc = run_cli(path, "--resume", mpi=4)
+    assert proc.returncode == 0, proc.stderr
+    assert_same_results(read_h5(output), reference)
+
+
+def rank_of(pid: int, sweep: Path) -> int | None:
+    """Return the MPI rank of a perc_mpi process running ``sweep`` (None for others)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    if str(sweep).encode() not in argv or not Path(argv[0].decode()).name.startswith("python"):
+        return None  # not a rank of this sweep (mpirun and the proxies have other names)
+    for entry in environ:
+        if entry.startswith(b"PMI_RANK="):
+            return int(entry.split(b"=")[1])
+    return None
+
+
+def test_resume_refuses_a_different_sweep(tmp_path):
+    path = write_sweep(tmp_path)
+    path.write_text(json.dumps({**SWEEP, "size": [31], "runs": 2}))
+    assert run_cli(path, mpi=2).returncode == 0
+    path.write_text(json.dumps({**SWEEP, "size": [31], "runs": 2, "engine": "original"}))
+    proc = run_cli(path, "--resume", mpi=2)
+    assert proc.returncode == 2 and "different sweep" in proc.stderr and "engine" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_resume_of_a_complete_file_runs_nothing(tmp_path):
+    path = write_sweep(tmp_path)
+    path.write_text(json.dumps({**SWEEP, "size": [31], "runs": 2, "seed": None}))
+    assert run_cli(path, mpi=2).returncode == 0
+    first = read_h5(tmp_path / "sweep.h5")
+    proc = run_cli(path, "--resume", mpi=2)
+    assert proc.returncode == 0 and "0 of 4 jobs to run" in proc.stderr
+    again = read_h5(tmp_path / "sweep.h5")
+    assert again["attrs"]["sweep_seed"] == first["attrs"]["sweep_seed"]  # the drawn seed is kept
+    np.testing.assert_array_equal(again["runs"]["seconds"], first["runs"]["seconds"])
