@@ -5,8 +5,9 @@ seed, draws ``randint(1, depth)`` for x in range(width), for y in range(height),
 repeatedly takes the candidates of the lowest value, sorts them by (x, y) and fills
 ``sorted_ties[randrange(len(ties))]``.  Here Python's Mersenne Twister state is
 continued in compiled code (same words, same ``getrandbits`` rejection sampling), and
-"the k-th tie in (x, y) order" is found with one Fenwick tree of per-block counts per
-value level, so a step costs O(log cells) instead of a sort of the ties.
+"the k-th tie in (x, y) order" is found with a 16-ary tree of per-block counts per
+value level (a few cache lines per step), so a step costs O(log cells) instead of a
+sort of the ties.
 """
 
 import numpy as np
@@ -87,41 +88,56 @@ def draw_values(mt, i, depth, out):
     return i
 
 
-@njit(cache=True, error_model="numpy")
-def _fenwick_add(tree, level, block, delta):
-    i = block + 1
-    size = tree.shape[1] - 1
-    while i <= size:
-        tree[level, i] += delta
-        i += i & -i
+_FANOUT_SHIFT = 4  # 16 children per node: a node's counts share one 64-byte cache line
 
 
 @njit(cache=True, error_model="numpy")
-def _fenwick_find(tree, level, rank):
-    """Return (block, rank left inside it) for the 1-based ``rank`` of a level."""
-    size = tree.shape[1] - 1
-    step = 1
-    while step * 2 <= size:
-        step *= 2
-    pos = 0
-    while step > 0:
-        nxt = pos + step
-        if nxt <= size and tree[level, nxt] < rank:
-            pos = nxt
-            rank -= tree[level, nxt]
-        step >>= 1
-    return pos, rank
+def count_tree_layout(n_blocks):
+    """Return the start of each layer of a 16-ary count tree over ``n_blocks`` blocks
+    (layer 0: one count per block, ..., last layer: one root), and the total size."""
+    sizes = [n_blocks]
+    while sizes[-1] > 1:
+        sizes.append((sizes[-1] + (1 << _FANOUT_SHIFT) - 1) >> _FANOUT_SHIFT)
+    starts = np.zeros(len(sizes) + 1, np.int64)
+    for t in range(len(sizes)):
+        starts[t + 1] = starts[t] + sizes[t]
+    return starts
 
 
 @njit(cache=True, error_model="numpy")
-def _push(cell, state, values, tree, counts, index_sums, block_shift, lowest):
+def _tree_add(tree, starts, level, block, delta):
+    i = block
+    for t in range(len(starts) - 1):
+        tree[level, starts[t] + i] += delta
+        i >>= _FANOUT_SHIFT
+
+
+@njit(cache=True, error_model="numpy")
+def _tree_select(tree, starts, level, rank):
+    """Return (block, rank left inside it) for the 1-based ``rank`` of a level: one
+    short scan of at most 16 counts per layer, from the root down."""
+    node = 0
+    for t in range(len(starts) - 3, -1, -1):
+        child = node << _FANOUT_SHIFT
+        while True:
+            c = tree[level, starts[t] + child]
+            if rank <= c:
+                break
+            rank -= c
+            child += 1
+        node = child
+    return node, rank
+
+
+@njit(cache=True, error_model="numpy")
+def _push(cell, state, values, tree, starts, counts, index_sums, block_shift, lowest):
     if state[cell] != 0:
         return lowest
     state[cell] = FRONTIER
     level = values[cell]
     counts[level] += 1
     index_sums[level] += cell
-    _fenwick_add(tree, level, cell >> block_shift, 1)
+    _tree_add(tree, starts, level, cell >> block_shift, 1)
     return min(lowest, np.int64(level))
 
 
@@ -137,8 +153,8 @@ def invade_original(width, height, depth, mt, pos, block_shift, state):
     i = draw_values(mt, pos[0], depth, values)  # x-outer, y-inner: the linear order
 
     block = 1 << block_shift
-    n_blocks = (n_cells + block - 1) >> block_shift
-    tree = np.zeros((depth + 1, n_blocks + 1), np.int32)
+    starts = count_tree_layout((n_cells + block - 1) >> block_shift)
+    tree = np.zeros((depth + 1, starts[-1]), np.int32)
     counts = np.zeros(depth + 1, np.int64)
     # With a single tie its index is the level's index sum: no search needed.
     index_sums = np.zeros(depth + 1, np.int64)
@@ -153,7 +169,7 @@ def invade_original(width, height, depth, mt, pos, block_shift, state):
     lowest = depth + 1
     while True:
         for nb in (cell - height, cell + height, cell - 1, cell + 1):
-            lowest = _push(nb, state, values, tree, counts, index_sums, block_shift, lowest)
+            lowest = _push(nb, state, values, tree, starts, counts, index_sums, block_shift, lowest)
         while counts[lowest] == 0:
             lowest += 1
         ties = counts[lowest]
@@ -161,7 +177,7 @@ def invade_original(width, height, depth, mt, pos, block_shift, state):
         if ties == 1:
             cell = index_sums[lowest]
         else:
-            start, left = _fenwick_find(tree, lowest, rank + 1)
+            start, left = _tree_select(tree, starts, lowest, rank + 1)
             cell = start << block_shift
             while True:
                 if state[cell] == FRONTIER and values[cell] == lowest:
@@ -172,7 +188,7 @@ def invade_original(width, height, depth, mt, pos, block_shift, state):
         state[cell] = FILLED
         counts[lowest] -= 1
         index_sums[lowest] -= cell
-        _fenwick_add(tree, lowest, cell >> block_shift, -1)
+        _tree_add(tree, starts, lowest, cell >> block_shift, -1)
 
         cells[n_filled] = cell
         fill_values[n_filled] = lowest

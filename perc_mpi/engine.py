@@ -21,7 +21,7 @@ from ._fast import invade_fast
 from ._original import invade_original
 from .parameters import RunParams, parse_run
 
-_MIN_BLOCK_SHIFT = 6  # 64 cells per Fenwick block in the original engine
+_MIN_BLOCK_SHIFT = 6  # 64 cells per counted block in the original engine
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def original_stream(seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _block_shift(depth: int) -> int:
-    """Fenwick block size (log2) for the original engine: at least depth+1 cells, so the
+    """Counted block size (log2) for the original engine: at least depth+1 cells, so the
     per-level count trees take at most about 4 bytes per cell."""
     return max(_MIN_BLOCK_SHIFT, int(depth).bit_length())
 
