@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--force", action="store_true", help="sweep: overwrite an existing output file")
     parser.add_argument("--resume", action="store_true",
                         help="sweep: continue the output file, running only the jobs not done (or start it)")
+    parser.add_argument("--slice", metavar="INDEX/COUNT",
+                        help="sweep: run only the jobs with job %% COUNT == INDEX (job arrays; see merge)")
     parser.add_argument("--checkpoint", type=float, default=config.CHECKPOINT_SECONDS, metavar="SECONDS",
                         help="sweep: finished runs reach the output file at least this often (default %(default)s)")
     parser.add_argument("--version", action="version", version=f"perc_mpi {__version__}")
@@ -86,6 +88,11 @@ def run_single(args: argparse.Namespace, data: dict) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the process exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["merge"]:
+        from . import merge
+
+        return merge.main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         data, text = read_json(args.file)

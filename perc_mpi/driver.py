@@ -32,8 +32,8 @@ from mpi4py import MPI
 from . import __version__, config, engine, report
 from .aggregate import RingSums, sorted_rows, summarize
 from .jobs import DONE, FAILED, RECORD_DTYPE, pending_records, run_job
-from .parameters import ParameterError, RunParams, SweepParams, available_memory, parse_sweep
-from .plan import Plan, assign_ranks, balance, build_plan
+from .parameters import ParameterError, RunParams, SweepParams, available_memory, parse_slice, parse_sweep
+from .plan import Plan, assign_ranks, balance, build_plan, in_slice
 from .store import partial_path, read_snapshot, write_snapshot
 
 TAG_RESULTS = 11
@@ -139,18 +139,23 @@ class Start:
     ring_sums: list[np.ndarray] | None
     failures: dict[int, str]
     sessions: int
+    scope: np.ndarray  # mask of the jobs this file is for (all, or a --slice)
+    slice_text: str  # the --slice argument, "" for the whole sweep
     todo: np.ndarray
     ranks: np.ndarray
 
 
-def take_back(path: Path, data: dict, sweep: SweepParams):
-    """Return ``(snapshot, sweep)`` of a file to resume, refusing a different sweep; a
-    sweep without a seed takes the seed the file recorded."""
+def take_back(path: Path, data: dict, sweep: SweepParams, part: str):
+    """Return ``(snapshot, sweep)`` of a file to resume, refusing a different sweep or
+    slice; a sweep without a seed takes the seed the file recorded."""
     try:
         snapshot = read_snapshot(path, RECORD_DTYPE)
         previous = json.loads(snapshot.attrs["sweep_json"])
     except (OSError, KeyError, ValueError) as exc:
         raise ParameterError(str(path), None, f"cannot resume from this file: {exc}") from None
+    if snapshot.attrs.get("slice", "") != part:
+        raise ParameterError(str(path), None, f"made for --slice {snapshot.attrs.get('slice') or '(none)'}, "
+                             f"not {part or '(none)'}")
     if previous != data:
         keys = sorted(k for k in set(previous) | set(data) if previous.get(k) != data.get(k))
         diff = "; ".join(f"{k}: file has {previous.get(k)!r}, sweep has {data.get(k)!r}" for k in keys)
@@ -164,16 +169,18 @@ def take_back(path: Path, data: dict, sweep: SweepParams):
 def prepare(args, data, text, n_ranks, ranks_per_node) -> Start:
     """Rank 0: validate, plan (taking back a resumed file's results) and schedule."""
     sweep = parse_sweep(data, text, args.file, available_memory(), ranks_per_node)
+    part = parse_slice(args.slice)
     path = None if args.dry_run else output_path(args)
     snapshot = None
     if path is not None and args.resume and path.exists():
-        snapshot, sweep = take_back(path, data, sweep)
+        snapshot, sweep = take_back(path, data, sweep, args.slice or "")
     plan = build_plan(sweep)
     runs = snapshot.runs if snapshot else pending_records(plan.jobs)
-    todo = plan.jobs[runs["status"] != DONE]
+    scope = in_slice(plan.jobs, part)
+    todo = plan.jobs[scope & (runs["status"] != DONE)]
     return Start(sweep, path, plan, runs, snapshot.ring_sums if snapshot else None,
                  snapshot.failures if snapshot else {}, int(snapshot.attrs.get("sessions", 0)) + 1 if snapshot else 1,
-                 todo, assign_ranks(todo, n_ranks))
+                 scope, args.slice or "", todo, assign_ranks(todo, n_ranks))
 
 
 def warm_up(jobs: np.ndarray) -> None:
@@ -240,7 +247,8 @@ class Inbox:
         status = self.runs["status"]
         self.attrs.update(
             jobs_total=len(self.runs), jobs_done=int(np.count_nonzero(status == DONE)),
-            jobs_failed=int(np.count_nonzero(status == FAILED)), complete=bool(np.all(status == DONE)),
+            jobs_failed=int(np.count_nonzero(status == FAILED)),
+            complete=bool(np.all(status[self.start.scope] == DONE)),  # of this file's slice
             end_time=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
         ring_sums = [self.rings.of(i) for i in range(len(plan.points))]
@@ -333,12 +341,14 @@ def provenance(comm: MPI.Comm, start: Start | None, started: str) -> dict:
         "command": " ".join(sys.argv),
         "start_time": started,
         "sessions": start.sessions,
+        "slice": start.slice_text,
     }
 
 
 def resume_command(args: argparse.Namespace, path: Path, size: int) -> str:
     """Return the command that continues this sweep."""
-    return f"mpirun -n {size} python -m perc_mpi {args.file} --resume -o {path}"
+    part = f" --slice {args.slice}" if args.slice else ""
+    return f"mpirun -n {size} python -m perc_mpi {args.file} --resume -o {path}{part}"
 
 
 def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str) -> int:

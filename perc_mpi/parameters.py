@@ -170,6 +170,19 @@ def available_memory() -> int | None:
     return min(limits) if limits else None
 
 
+def parse_slice(text: str | None) -> tuple[int, int] | None:
+    """Return ``(index, count)`` of a ``--slice INDEX/COUNT`` argument (None for None)."""
+    if text is None:
+        return None
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ParameterError("--slice", None, f"expected INDEX/COUNT such as 3/16, got {text!r}") from None
+    if not 0 <= index < count:
+        raise ParameterError("--slice", None, f"expected 0 <= INDEX < COUNT, got {text!r}")
+    return index, count
+
+
 def parse_run(data: dict[str, Any], source: str, memory: int | None = None) -> RunParams:
     """Return the validated :class:`RunParams` of a single-run mapping; a null seed is drawn."""
     _check_keys(source, data, SINGLE_KEYS, ("width", "height", "depth"))

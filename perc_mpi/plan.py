@@ -76,6 +76,15 @@ def build_plan(sweep: SweepParams) -> Plan:
     return Plan(sweep, points, jobs)
 
 
+def in_slice(jobs: np.ndarray, part: tuple[int, int] | None) -> np.ndarray:
+    """Return the mask of the jobs in slice ``(index, count)``: job % count == index
+    (interleaved, so every slice gets a similar mix of costs); all jobs for None."""
+    if part is None:
+        return np.ones(len(jobs), bool)
+    index, count = part
+    return jobs["job"] % count == index
+
+
 def job_cost(jobs: np.ndarray) -> np.ndarray:
     """Return each job's relative cost estimate: the expected number of filled cells,
     scaled per engine.

@@ -130,3 +130,23 @@ def test_bad_sweep_one_line_from_rank_0(tmp_path, spec, message):
 def test_missing_sweep_file_one_line(tmp_path):
     proc = run_cli(tmp_path / "nope.json", mpi=2)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_slices_merge_to_the_single_run_and_refuse_overlap(tmp_path):
+    path = write_sweep(tmp_path, size=[9, 15], depth=[3], runs=5, seed=77)
+    for i in range(2):
+        assert run_cli(path, "--slice", f"{i}/2", "-o", tmp_path / f"part{i}.h5", mpi=2).returncode == 0
+    single = run_cli(path, "-o", tmp_path / "single.h5", mpi=2)
+    proc = run_cli("merge", tmp_path / "merged.h5", tmp_path / "part0.h5", tmp_path / "part1.h5")
+    assert proc.returncode == 0, proc.stderr
+    assert [r["dimension"] for r in parse_csv(proc.stdout)] == [r["dimension"] for r in parse_csv(single.stdout)]
+    merged, one = read_h5(tmp_path / "merged.h5"), read_h5(tmp_path / "single.h5")
+    for group in ("runs", "summary"):
+        for column, values in one[group].items():
+            if column not in ("rank", "seconds", "seconds_mean"):
+                np.testing.assert_array_equal(merged[group][column], values, err_msg=column)
+    overlap = run_cli("merge", tmp_path / "again.h5", tmp_path / "part0.h5", tmp_path / "part0.h5")
+    assert overlap.returncode == 2 and "overlap" in overlap.stderr
+    missing = run_cli("merge", tmp_path / "half.h5", tmp_path / "part0.h5")
+    assert missing.returncode == 3 and "missing" in missing.stderr
+    assert read_h5(tmp_path / "half.h5")["attrs"]["complete"] == False  # noqa: E712

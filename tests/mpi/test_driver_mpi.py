@@ -29,7 +29,7 @@ def then_barrier(comm):
 
 def args_for(path, output, **extra):
     return argparse.Namespace(file=str(path), output=str(output), dry_run=False, ranks=None, force=False,
-                              resume=False, checkpoint=30.0, **extra)
+                              resume=False, checkpoint=30.0, slice=None, **extra)
 
 
 def sweep(comm, directory, name, spec=SPEC):

@@ -1,0 +1,104 @@
+"""``python -m perc_mpi merge OUTPUT PART...``: combine the files of a sliced sweep.
+
+A job array runs one ``--slice INDEX/COUNT`` of a sweep per task, each into its own
+file (see ``jobs/array.sbatch``).  Every part holds the whole ``runs/`` table with its
+own slice done, and the ring sums of its own runs; merging takes each job's record from
+the part that ran it and adds the ring sums, so the merged file equals a single-job
+run's (same ``runs/``, same summary).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .aggregate import RingSums, sorted_rows, summarize
+from .jobs import DONE, RECORD_DTYPE
+from .parameters import ParameterError, parse_sweep
+from .plan import build_plan
+from .report import write_summary_csv
+from .store import read_snapshot, write_snapshot
+
+
+def merge(output: Path, parts: list[Path], force: bool = False) -> tuple[np.ndarray, dict]:
+    """Merge the part files into ``output``; return ``(summary, attrs)``.
+
+    Raises ParameterError when the parts come from different sweeps, overlap, or an
+    output would be overwritten without ``force``.
+    """
+    if output.exists() and not force:
+        raise ParameterError(str(output), None, "output exists; use --force to overwrite it")
+    if not parts:
+        raise ParameterError("merge", None, "no part files given")
+    snapshots = []
+    for part in parts:
+        try:
+            snapshots.append(read_snapshot(part, RECORD_DTYPE))
+        except (OSError, KeyError) as exc:
+            raise ParameterError(str(part), None, f"not a perc_mpi sweep file: {exc}") from None
+    first = snapshots[0].attrs
+    for part, snap in zip(parts, snapshots):
+        for key in ("sweep_json", "sweep_seed"):
+            if snap.attrs[key] != first[key]:
+                raise ParameterError(str(part), key, f"differs from {parts[0]}: not parts of one sweep")
+    data = json.loads(first["sweep_json"])
+    sweep = parse_sweep({**data, "seed": int(first["sweep_seed"])}, first["sweep_json"], str(parts[0]))
+    plan = build_plan(sweep)
+
+    runs = snapshots[0].runs.copy()
+    rings = RingSums(plan.points)
+    owner = np.full(len(runs), -1)
+    for i, (part, snap) in enumerate(zip(parts, snapshots)):
+        done = snap.runs["status"] == DONE
+        clash = done & (owner >= 0)
+        if clash.any():
+            raise ParameterError(str(part), None, f"job {int(np.flatnonzero(clash)[0])} is also done in "
+                                 f"{parts[owner[clash][0]]}: the parts overlap")
+        owner[done] = i
+        runs[done] = snap.runs[done]
+        rings.sums += np.concatenate(snap.ring_sums)
+    failures = {job: text for snap in snapshots for job, text in snap.failures.items() if owner[job] < 0}
+    summary, density = summarize(plan.points, runs, rings)
+    status = runs["status"]
+    attrs = dict(first)
+    attrs.update(
+        slice="", sessions=int(sum(s.attrs.get("sessions", 1) for s in snapshots)),
+        hosts=",".join(sorted({h for s in snapshots for h in str(s.attrs.get("hosts", "")).split(",") if h})),
+        mpi_size=int(max(s.attrs.get("mpi_size", 1) for s in snapshots)),
+        end_time=max(str(s.attrs.get("end_time", "")) for s in snapshots),
+        start_time=min(str(s.attrs.get("start_time", "")) for s in snapshots),
+        jobs_total=len(runs), jobs_done=int(np.count_nonzero(status == DONE)),
+        jobs_failed=int(np.count_nonzero(status == 2)), complete=bool(np.all(status == DONE)),
+        merged_from=",".join(str(p) for p in parts),
+    )
+    ring_sums = [rings.of(i) for i in range(len(plan.points))]
+    write_snapshot(output, attrs, runs, summary, density, ring_sums, plan.points, failures)
+    return summary, attrs
+
+
+def main(argv: list[str]) -> int:
+    """Run ``merge`` from the command line; return the exit status."""
+    import argparse
+
+    from . import config
+
+    parser = argparse.ArgumentParser(prog="python -m perc_mpi merge",
+                                     description="Combine the files of a sliced sweep (--slice) into one.")
+    parser.add_argument("output", help="merged HDF5 file to write")
+    parser.add_argument("parts", nargs="+", help="part files written with --slice")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing output")
+    args = parser.parse_args(argv)
+    try:
+        summary, attrs = merge(Path(args.output), [Path(p) for p in args.parts], args.force)
+    except ParameterError as exc:
+        print(f"perc_mpi: error: {exc}", file=sys.stderr)
+        return config.EXIT_BAD_INPUT
+    write_summary_csv(sys.stdout, sorted_rows(summary))
+    left = attrs["jobs_total"] - attrs["jobs_done"]
+    print(f"perc_mpi: merged {len(args.parts)} parts into {args.output}: {attrs['jobs_done']}/{attrs['jobs_total']} "
+          f"jobs done" + (f", {left} missing or failed (run their slices again with --resume)" if left else ""),
+          file=sys.stderr)
+    return config.EXIT_OK if not left else config.EXIT_JOBS_FAILED
