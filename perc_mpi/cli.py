@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--force", action="store_true", help="sweep: overwrite an existing output file")
     parser.add_argument("--resume", action="store_true",
                         help="sweep: continue the output file, running only the jobs not done (or start it)")
+    parser.add_argument("--save-clusters", action="store_true",
+                        help="sweep: also store every run's filled mask, bit-packed and compressed")
     parser.add_argument("--slice", metavar="INDEX/COUNT",
                         help="sweep: run only the jobs with job %% COUNT == INDEX (job arrays; see merge)")
     parser.add_argument("--checkpoint", type=float, default=config.CHECKPOINT_SECONDS, metavar="SECONDS",
@@ -93,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import merge
 
         return merge.main(argv[1:])
+    if argv[:1] == ["report"]:
+        from . import plots
+
+        return plots.main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         data, text = read_json(args.file)

@@ -21,6 +21,7 @@ EXIT_JOBS_FAILED = 3
 EXIT_INTERRUPTED = 4
 
 PROGRESS_SECONDS = 10.0  # at most one progress line this often on long sweeps
+CLUSTER_COMPRESSION = 4  # zlib level of --save-clusters masks (HDF5 gzip filter level)
 
 # Cost model for balancing: filled fraction of the grid ~ a + b / depth (fit at 2001^2:
 # 0.5 at depth 2, 0.07 at depth 100); an `original` job costs this many `fast` ones.

@@ -138,6 +138,7 @@ class Start:
     runs: np.ndarray
     ring_sums: list[np.ndarray] | None
     failures: dict[int, str]
+    clusters: dict[int, bytes] | None  # saved masks by job (None: --save-clusters is off)
     sessions: int
     scope: np.ndarray  # mask of the jobs this file is for (all, or a --slice)
     slice_text: str  # the --slice argument, "" for the whole sweep
@@ -178,8 +179,12 @@ def prepare(args, data, text, n_ranks, ranks_per_node) -> Start:
     runs = snapshot.runs if snapshot else pending_records(plan.jobs)
     scope = in_slice(plan.jobs, part)
     todo = plan.jobs[scope & (runs["status"] != DONE)]
+    # A resumed file keeps saving masks if it has them.
+    save = args.save_clusters or bool(snapshot and snapshot.attrs.get("save_clusters", False))
+    clusters = (snapshot.clusters if snapshot else {}) if save else None
     return Start(sweep, path, plan, runs, snapshot.ring_sums if snapshot else None,
-                 snapshot.failures if snapshot else {}, int(snapshot.attrs.get("sessions", 0)) + 1 if snapshot else 1,
+                 snapshot.failures if snapshot else {}, clusters,
+                 int(snapshot.attrs.get("sessions", 0)) + 1 if snapshot else 1,
                  scope, args.slice or "", todo, assign_ranks(todo, n_ranks))
 
 
@@ -213,6 +218,7 @@ class Inbox:
     def __init__(self, comm: MPI.Comm, start: Start, attrs: dict, snapshot_seconds: float):
         self.comm, self.start, self.attrs = comm, start, attrs
         self.runs, self.failures = start.runs, dict(start.failures)
+        self.clusters = start.clusters
         self.rings = RingSums(start.plan.points)
         if start.ring_sums is not None:
             self.rings.sums[:] = np.concatenate(start.ring_sums) if start.ring_sums else 0
@@ -220,9 +226,12 @@ class Inbox:
         self.done_ranks = self.finished = 0
         self.started = self.last_report = self.last_snapshot = time.monotonic()
 
-    def take(self, records: np.ndarray, failures: dict[int, str], deltas: dict[int, np.ndarray]) -> None:
+    def take(self, records: np.ndarray, failures: dict[int, str], deltas: dict[int, np.ndarray],
+             clusters: dict[int, bytes]) -> None:
         """Keep a batch; report progress and write a snapshot when it is time."""
         self.runs[records["job"]] = records
+        if self.clusters is not None:
+            self.clusters.update(clusters)
         for job in records["job"][records["status"] == DONE].tolist():
             self.failures.pop(job, None)  # a failed job retried successfully on resume
         self.failures.update(failures)
@@ -253,14 +262,14 @@ class Inbox:
         )
         ring_sums = [self.rings.of(i) for i in range(len(plan.points))]
         write_snapshot(self.start.path, self.attrs, self.runs, summary, density, ring_sums, plan.points,
-                       self.failures)
+                       self.failures, self.clusters)
         self.last_snapshot = time.monotonic()
         return summary
 
     def _receive(self, source: int) -> None:
-        records, failures, deltas, done = self.comm.recv(source=source, tag=TAG_RESULTS)
+        records, failures, deltas, clusters, done = self.comm.recv(source=source, tag=TAG_RESULTS)
         self.done_ranks += done
-        self.take(records, failures, deltas)
+        self.take(records, failures, deltas, clusters)
 
     def poll(self) -> None:
         """Take every batch that has already arrived, without blocking."""
@@ -279,31 +288,34 @@ class Inbox:
 
 
 def run_share(comm: MPI.Comm, jobs: np.ndarray, inbox: Inbox | None, stop: StopRequest,
-              flush_seconds: float) -> float:
+              flush_seconds: float, save_clusters: bool) -> float:
     """Run this rank's jobs until done or stopped, streaming records and ring counts to
     rank 0 (or handing them to the inbox); return the wall seconds of the loop."""
     start = time.perf_counter()
     batch: list[np.void] = []
     failures: dict[int, str] = {}
     deltas: dict[int, np.ndarray] = {}
+    clusters: dict[int, bytes] = {}
     request, last_send = None, time.monotonic()
 
     def flush(done: bool):
-        nonlocal batch, failures, deltas, request, last_send
-        payload = (np.array(batch, RECORD_DTYPE), failures, deltas)
+        nonlocal batch, failures, deltas, clusters, request, last_send
+        payload = (np.array(batch, RECORD_DTYPE), failures, deltas, clusters)
         if inbox is not None:
             inbox.take(*payload)
         else:
             if request is not None:
                 wait_quietly(request)
             request = comm.isend((*payload, done), dest=0, tag=TAG_RESULTS)
-        batch, failures, deltas, last_send = [], {}, {}, time.monotonic()
+        batch, failures, deltas, clusters, last_send = [], {}, {}, {}, time.monotonic()
 
     for job in jobs:
         if stop.requested:
             break
-        outcome = run_job(job, comm.rank)
+        outcome = run_job(job, comm.rank, save_clusters)
         batch.append(outcome.record)
+        if outcome.cluster is not None:
+            clusters[int(job["job"])] = outcome.cluster
         point = int(job["point"])
         if outcome.rings is not None:
             deltas[point] = deltas[point] + outcome.rings if point in deltas else outcome.rings
@@ -342,6 +354,7 @@ def provenance(comm: MPI.Comm, start: Start | None, started: str) -> dict:
         "start_time": started,
         "sessions": start.sessions,
         "slice": start.slice_text,
+        "save_clusters": start.clusters is not None,
     }
 
 
@@ -388,7 +401,8 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str) -
     warm_up(my_jobs)  # load the kernels now, so no job's ``seconds`` includes it
 
     clock["jobs"] = time.monotonic()
-    loop_seconds = run_share(comm, my_jobs, inbox, stop, config.FLUSH_FRACTION * args.checkpoint)
+    save_clusters = comm.bcast(start.clusters is not None if comm.rank == 0 else None, root=0)
+    loop_seconds = run_share(comm, my_jobs, inbox, stop, config.FLUSH_FRACTION * args.checkpoint, save_clusters)
     if inbox is not None:
         inbox.wait_all()
     quiet_barrier(comm)

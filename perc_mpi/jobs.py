@@ -5,11 +5,12 @@ from __future__ import annotations
 import socket
 import time
 import traceback
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import engine, measures
+from . import config, engine, measures
 from .parameters import RunParams
 from .plan import JOB_DTYPE
 
@@ -40,6 +41,18 @@ class JobOutcome:
     record: np.void
     rings: np.ndarray | None
     error: str | None = None
+    cluster: bytes | None = None  # the packed, compressed mask (see pack_cluster)
+
+
+def pack_cluster(filled: np.ndarray) -> bytes:
+    """Return a mask bit-packed (``np.packbits`` of the C-order [x, y] array) and
+    zlib-compressed: exactly one chunk of HDF5's gzip filter, written as it is."""
+    return zlib.compress(np.packbits(filled, axis=None).tobytes(), config.CLUSTER_COMPRESSION)
+
+
+def unpack_cluster(packed: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Return the boolean mask [x, y] of a bit-packed row (as stored in clusters/)."""
+    return np.unpackbits(packed, count=width * height).astype(bool).reshape(width, height)
 
 
 def params_of(job: np.void) -> RunParams:
@@ -48,9 +61,10 @@ def params_of(job: np.void) -> RunParams:
                      job["engine"].decode())
 
 
-def run_job(job: np.void, rank: int) -> JobOutcome:
-    """Run one job and return its :class:`JobOutcome`; an exception becomes ``error``
-    (job, rank, host and traceback), so one bad job never stops a sweep."""
+def run_job(job: np.void, rank: int, save_cluster: bool = False) -> JobOutcome:
+    """Run one job and return its :class:`JobOutcome` (with the packed mask when
+    ``save_cluster``); an exception becomes ``error`` (job, rank, host and traceback),
+    so one bad job never stops a sweep."""
     record = pending_records(np.array([job], JOB_DTYPE))[0]
     record["rank"] = rank
     start = time.perf_counter()
@@ -61,9 +75,10 @@ def run_job(job: np.void, rank: int) -> JobOutcome:
         record["filled"] = result.n_filled
         record["dimension"] = measures.box_dimension(*shape_and_cells)
         rings = measures.ring_counts(*shape_and_cells)
+        cluster = pack_cluster(result.filled) if save_cluster else None
         record["status"], error = DONE, None
     except Exception:  # noqa: BLE001 -- recorded with its traceback, reported by rank 0
-        record["status"], rings = FAILED, None
+        record["status"], rings, cluster = FAILED, None, None
         error = f"job {int(job['job'])} on rank {rank} ({socket.gethostname()}):\n{traceback.format_exc()}"
     record["seconds"] = time.perf_counter() - start
-    return JobOutcome(record, rings, error)
+    return JobOutcome(record, rings, error, cluster)

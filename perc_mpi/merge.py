@@ -75,7 +75,9 @@ def merge(output: Path, parts: list[Path], force: bool = False) -> tuple[np.ndar
         merged_from=",".join(str(p) for p in parts),
     )
     ring_sums = [rings.of(i) for i in range(len(plan.points))]
-    write_snapshot(output, attrs, runs, summary, density, ring_sums, plan.points, failures)
+    clusters = ({job: c for snap in snapshots for job, c in snap.clusters.items()}
+                if first.get("save_clusters") else None)
+    write_snapshot(output, attrs, runs, summary, density, ring_sums, plan.points, failures, clusters)
     return summary, attrs
 
 

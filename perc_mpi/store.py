@@ -10,7 +10,9 @@ Layout (plain dtypes, no pickles; the README documents every dataset):
 * ``summary/<column>``: one row per parameter point, in cube order, each with
   ``unit`` and ``description`` attributes;
 * ``density/point_NNNNN/{distance,fraction,filled_sum}``: the pooled profile of a point;
-* ``failures/{job,error}``: jobs that raised, with their tracebacks.
+* ``failures/{job,error}``: jobs that raised, with their tracebacks;
+* ``clusters/point_NNNNN`` (``--save-clusters``): one row per run of the point, its
+  bit-packed mask, one gzip-compressed chunk per row.
 
 Crash safety: the file is only ever written whole, as ``PATH.partial``, flushed to disk,
 then renamed over ``PATH`` (atomic on POSIX).  Whatever moment the writer is killed at,
@@ -28,6 +30,7 @@ import h5py
 import numpy as np
 
 from .aggregate import SUMMARY_COLUMNS
+from .config import CLUSTER_COMPRESSION
 
 
 @dataclass
@@ -38,6 +41,7 @@ class Snapshot:
     runs: np.ndarray
     ring_sums: list[np.ndarray]
     failures: dict[int, str]
+    clusters: dict[int, bytes]
 
 
 def partial_path(path: Path) -> Path:
@@ -52,10 +56,25 @@ def _write_table(group: h5py.Group, table: np.ndarray, columns: dict[str, tuple[
             dataset.attrs["unit"], dataset.attrs["description"] = columns[name]
 
 
+def _write_clusters(group: h5py.Group, runs: np.ndarray, points: np.ndarray, clusters: dict[int, bytes]) -> None:
+    """One dataset per point, a row per run; each saved mask is already the compressed
+    chunk (see jobs.pack_cluster), so it is written as it is, never recompressed."""
+    for i, point in enumerate(points):
+        jobs = np.flatnonzero(runs["point"] == i)  # contiguous: runs are innermost
+        packed = -(-int(point["width"]) * int(point["height"]) // 8)
+        data = group.create_dataset(f"point_{i:05d}", shape=(len(jobs), packed), dtype=np.uint8,
+                                    chunks=(1, packed), compression="gzip", compression_opts=CLUSTER_COMPRESSION)
+        data.attrs.update(first_job=int(jobs[0]), width=point["width"], height=point["height"])
+        for row, job in enumerate(jobs.tolist()):
+            if job in clusters:
+                data.id.write_direct_chunk((row, 0), clusters[job])
+
+
 def write_snapshot(path: str | os.PathLike, attrs: dict[str, Any], runs: np.ndarray, summary: np.ndarray,
                    density: list[tuple[np.ndarray, np.ndarray]], ring_sums: list[np.ndarray],
-                   points: np.ndarray, failures: dict[int, str]) -> Path:
-    """Write the whole sweep file atomically at ``path`` (see the module doc); return it."""
+                   points: np.ndarray, failures: dict[int, str], clusters: dict[int, bytes] | None = None) -> Path:
+    """Write the whole sweep file atomically at ``path`` (see the module doc); return it.
+    ``clusters`` (job -> packed mask) adds the ``clusters/`` group."""
     path = Path(path)
     partial = partial_path(path)
     with h5py.File(partial, "w") as f:
@@ -76,6 +95,8 @@ def write_snapshot(path: str | os.PathLike, attrs: dict[str, Any], runs: np.ndar
         jobs = sorted(failures)
         errors.create_dataset("job", data=np.array(jobs, np.int64))
         errors.create_dataset("error", data=np.array([failures[j] for j in jobs], dtype=h5py.string_dtype()))
+        if clusters is not None:
+            _write_clusters(f.create_group("clusters"), runs, points, clusters)
     with open(partial, "rb+") as handle:  # on disk before the rename makes it current
         os.fsync(handle.fileno())
     os.replace(partial, path)
@@ -96,4 +117,10 @@ def read_snapshot(path: str | os.PathLike, record_dtype: np.dtype) -> Snapshot:
         points = sorted(f["density"])
         ring_sums = [f["density"][p]["filled_sum"][()] for p in points]
         failures = dict(zip(f["failures/job"][()].tolist(), (e.decode() for e in f["failures/error"][()])))
-        return Snapshot(dict(f.attrs), runs, ring_sums, failures)
+        clusters = {}
+        for data in f["clusters"].values() if "clusters" in f else ():
+            first = int(data.attrs["first_job"])
+            for row in range(data.shape[0]):
+                if data.id.get_chunk_info_by_coord((row, 0)).byte_offset is not None:
+                    clusters[first + row] = data.id.read_direct_chunk((row, 0))[1]
+        return Snapshot(dict(f.attrs), runs, ring_sums, failures, clusters)

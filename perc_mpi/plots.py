@@ -1,0 +1,163 @@
+"""``python -m perc_mpi report FILE [-o DIR]``: the CSV summary again, and PNG plots.
+
+Needs matplotlib (``pip install 'perc_mpi[report]'``); without it the command says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import config, results
+from .aggregate import sorted_rows
+from .report import write_summary_csv
+
+MAX_PANELS = 12  # per-point figures show the first points of the cube, in cube order
+
+
+def _label(point: np.void) -> str:
+    side = f"{point['width']}" if point["width"] == point["height"] else f"{point['width']}x{point['height']}"
+    engine = "" if point["engine"] == b"fast" else f", {point['engine'].decode()}"
+    return f"size {side}, depth {point['depth']}{engine}"
+
+
+def _grid(plt, n: int, size: float = 3.0):
+    cols = min(n, 4)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, axes.flat
+
+
+def plot_dimension(plt, sweep: results.SweepResults, path: Path) -> None:
+    """Box-counting dimension against grid size, one line per depth (and engine)."""
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    s = sweep.summary
+    for depth in np.unique(s["depth"]):
+        for engine in np.unique(s["engine"]):
+            rows = s[(s["depth"] == depth) & (s["engine"] == engine)]
+            rows = rows[np.argsort(rows["width"])]
+            tag = "" if engine == b"fast" else f" ({engine.decode()})"
+            ax.errorbar(rows["width"], rows["dimension"], yerr=rows["dimension_stderr"], marker="o", capsize=3,
+                        label=f"depth {depth}{tag}")
+    ax.set_xlabel("grid size (cells per side)")
+    ax.set_ylabel("box-counting dimension")
+    ax.set_title("Cluster dimension (mean ± standard error)")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_density(plt, sweep: results.SweepResults, path: Path) -> None:
+    """Filled fraction against distance from the centre, per point, with the fit."""
+    n = min(len(sweep.points), MAX_PANELS)
+    fig, axes = _grid(plt, n)
+    for i, ax in zip(range(n), axes):
+        distance, fraction = sweep.density(i)
+        row = sweep.summary[i]
+        ax.plot(distance, fraction, ".", markersize=2, alpha=0.5, label="runs' mean")
+        ax.plot(distance, row["density_k"] + row["density_x"] * distance, "r-", label="least-squares fit")
+        ax.set_title(_label(sweep.points[i]), fontsize="medium")
+        ax.set_xlabel("distance from centre (cells)")
+        ax.set_ylabel("filled fraction")
+        ax.set_ylim(-0.05, 1.05)
+    axes[0].legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_clusters(plt, sweep: results.SweepResults, path: Path) -> None:
+    """One example cluster per point (the point's first done run, re-simulated)."""
+    n = min(len(sweep.points), MAX_PANELS)
+    fig, axes = _grid(plt, n)
+    for i, ax in zip(range(n), axes):
+        done = np.flatnonzero((sweep.runs["point"] == i) & (sweep.runs["status"] == 1))
+        ax.set_title(_label(sweep.points[i]), fontsize="medium")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if len(done):
+            job = int(done[0])
+            ax.imshow(sweep.mask(job).T, origin="lower", cmap="Greys", interpolation="nearest")
+            ax.set_xlabel(f"job {job}: {sweep.runs['filled'][job]} cells filled")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_time(plt, sweep: results.SweepResults, path: Path) -> None:
+    """Wall time per run against grid size, one series per depth (where compute goes)."""
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    runs = sweep.runs[sweep.runs["status"] == 1]
+    for depth in np.unique(runs["depth"]):
+        chosen = runs[runs["depth"] == depth]
+        side = np.sqrt(chosen["width"].astype(float) * chosen["height"])
+        dots = ax.plot(side, 1e3 * chosen["seconds"], ".", alpha=0.3)[0]
+        sides = np.unique(side)
+        medians = [1e3 * np.median(chosen["seconds"][side == x]) for x in sides]
+        ax.plot(sides, medians, "-o", color=dots.get_color(), label=f"depth {depth} (median)")
+    ax.set_yscale("log")
+    plain = plt.matplotlib.ticker.FormatStrFormatter("%g")  # 0.2, not 2 x 10^-1
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain)
+    ax.set_xlabel("grid size (cells per side; sqrt of cells if rectangular)")
+    ax.set_ylabel("time per run (ms)")
+    ax.set_title("Wall time per run (engine + measures)")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+PLOTS = {
+    "dimension_vs_size.png": plot_dimension,
+    "density_profiles.png": plot_density,
+    "example_clusters.png": plot_clusters,
+    "time_per_run.png": plot_time,
+}
+
+
+def write_report(sweep: results.SweepResults, directory: Path) -> list[Path]:
+    """Write summary.csv and the PNG plots into ``directory``; return their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display needed
+    import matplotlib.pyplot as plt
+
+    directory.mkdir(parents=True, exist_ok=True)
+    written = [directory / "summary.csv"]
+    with open(written[0], "w") as stream:
+        write_summary_csv(stream, sorted_rows(sweep.summary))
+    for name, plot in PLOTS.items():
+        plot(plt, sweep, directory / name)
+        written.append(directory / name)
+    return written
+
+
+def main(argv: list[str]) -> int:
+    """Run ``report`` from the command line; return the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m perc_mpi report",
+                                     description="Write the CSV summary and PNG plots of a sweep file.")
+    parser.add_argument("file", help="sweep HDF5 file")
+    parser.add_argument("-o", "--output", help="directory for the report (default: FILE without .h5, + _report)")
+    args = parser.parse_args(argv)
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print("perc_mpi: error: the report needs matplotlib: pip install 'perc_mpi[report]'", file=sys.stderr)
+        return config.EXIT_BAD_INPUT
+    path = Path(args.file)
+    try:
+        sweep = results.open(path)
+    except (OSError, KeyError) as exc:
+        print(f"perc_mpi: error: {path}: not a readable perc_mpi sweep file: {exc}", file=sys.stderr)
+        return config.EXIT_BAD_INPUT
+    directory = Path(args.output) if args.output else path.with_name(path.stem + "_report")
+    for written in write_report(sweep, directory):
+        print(written)
+    return config.EXIT_OK

@@ -1,0 +1,121 @@
+"""Post-analysis: a sweep file as NumPy arrays.
+
+    >>> from perc_mpi import results
+    >>> sweep = results.open("sweep.h5")
+    >>> sweep.runs["dimension"], sweep.summary["density_x"]
+    >>> sweep.mask(17)                     # run 17's cluster, re-simulated exactly
+    >>> sweep.summarize(sweep.runs["filled"] > 1000)   # re-aggregate a selection
+
+The file itself needs only h5py to read (see docs/output-format.md); this module adds
+cluster masks, re-aggregation and pandas frames.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from . import engine, measures
+from .aggregate import SUMMARY_DTYPE, RingSums, summarize
+from .jobs import DONE, PENDING, RECORD_DTYPE, params_of, unpack_cluster
+from .plan import POINT_DTYPE
+
+
+@dataclass(frozen=True)
+class SweepResults:
+    """An opened sweep file: ``runs`` (one row per job), ``summary`` (one row per
+    parameter point) and ``points`` as NumPy structured arrays, the root ``attrs``,
+    and each point's summed ring counts."""
+
+    path: Path
+    attrs: dict
+    runs: np.ndarray
+    summary: np.ndarray
+    points: np.ndarray
+    ring_sums: list[np.ndarray]
+
+    @property
+    def sweep(self) -> dict:
+        """Return the sweep parameters (the sweep JSON as given, with the seed used)."""
+        return {**json.loads(self.attrs["sweep_json"]), "seed": int(self.attrs["sweep_seed"])}
+
+    def density(self, point: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(distance, mean filled fraction)`` of a parameter point."""
+        r2, cells, _ = measures.ring_table(int(self.points[point]["width"]), int(self.points[point]["height"]))
+        count = self.summary["count"][point]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.sqrt(r2), self.ring_sums[point] / (count * cells)
+
+    def mask(self, job: int) -> np.ndarray:
+        """Return the filled mask ``[x, y]`` of a job: the saved one (``--save-clusters``),
+        else re-simulated from its recorded parameters and seed (exact: a run depends on
+        nothing else)."""
+        record = self.runs[job]
+        with h5py.File(self.path, "r") as f:
+            name = f"clusters/point_{int(record['point']):05d}"
+            if name in f:
+                data = f[name]
+                packed = data[job - int(data.attrs["first_job"])]
+                if packed.any():  # rows of jobs not saved read as zeros
+                    return unpack_cluster(packed, int(record["width"]), int(record["height"]))
+        return engine.run(params_of(record)).filled
+
+    def summarize(self, selection: np.ndarray | None = None) -> np.ndarray:
+        """Return the summary recomputed from the done runs in ``selection`` (a boolean
+        mask or indices over ``runs``; all runs when None).
+
+        With every done run selected this is the stored summary; otherwise the density
+        fit needs the selected runs' profiles, which are re-simulated (exact, but it
+        costs the runs' compute time).
+        """
+        runs = self.runs.copy()
+        chosen = np.zeros(len(runs), bool)
+        chosen[np.arange(len(runs)) if selection is None else selection] = True
+        runs["status"][~chosen & (runs["status"] == DONE)] = PENDING
+        rings = RingSums(self.points)
+        if np.array_equal(runs["status"] == DONE, self.runs["status"] == DONE):
+            rings.sums[:] = np.concatenate(self.ring_sums)
+        else:
+            for record in runs[runs["status"] == DONE]:
+                result = engine.run(params_of(record))
+                rings.add(int(record["point"]), measures.ring_counts(result.params.width, result.params.height,
+                                                                     result.fill_x, result.fill_y))
+        summary, _ = summarize(self.points, runs, rings)
+        return summary
+
+    def to_pandas(self):
+        """Return ``(runs, summary)`` as pandas DataFrames (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("to_pandas needs pandas: pip install pandas") from None
+
+        def frame(table):
+            df = pd.DataFrame({name: table[name] for name in table.dtype.names})
+            if "engine" in df:
+                df["engine"] = df["engine"].str.decode("ascii")
+            return df
+
+        return frame(self.runs), frame(self.summary)
+
+
+def open(path: str | Path) -> SweepResults:  # noqa: A001 -- results.open mirrors h5py.File / io.open
+    """Return the :class:`SweepResults` of a sweep file."""
+    path = Path(path)
+    with h5py.File(path, "r") as f:
+        def table(group, dtype):
+            out = np.zeros(len(next(iter(f[group].values()))), dtype)
+            for name in dtype.names:
+                out[name] = f[group][name][()]
+            return out
+
+        runs = table("runs", RECORD_DTYPE)
+        summary = table("summary", SUMMARY_DTYPE)
+        names = sorted(f["density"])
+        points = np.array([tuple(f["density"][n].attrs[k] for k in POINT_DTYPE.names) for n in names], POINT_DTYPE)
+        ring_sums = [f["density"][n]["filled_sum"][()] for n in names]
+        return SweepResults(path, dict(f.attrs), runs, summary, points, ring_sums)

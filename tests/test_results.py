@@ -1,0 +1,152 @@
+"""Post-analysis: the results API, the documented layout, and the report."""
+
+import json
+import re
+import struct
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from conftest import ROOT, run_cli
+
+import perc_mpi
+from perc_mpi import results
+
+
+@pytest.fixture(scope="module")
+def sweep_file(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("results")
+    path = directory / "sweep.json"
+    path.write_text(json.dumps({"size": [15, 31], "depth": [2, 9], "runs": 4, "seed": 31337}))
+    proc = run_cli(path, mpi=2)
+    assert proc.returncode == 0, proc.stderr
+    return directory / "sweep.h5"
+
+
+def test_runs_and_summary_as_structured_arrays(sweep_file):
+    sweep = results.open(sweep_file)
+    assert sweep.runs["job"].tolist() == list(range(16)) and len(sweep.summary) == 4
+    assert sweep.sweep == {"size": [15, 31], "depth": [2, 9], "runs": 4, "seed": 31337}
+    with h5py.File(sweep_file) as f:
+        np.testing.assert_array_equal(sweep.summary["density_x"], f["summary/density_x"][()])
+
+
+def test_reaggregation_equals_the_stored_summary(sweep_file):
+    sweep = results.open(sweep_file)
+    again = sweep.summarize()
+    for name in sweep.summary.dtype.names:
+        np.testing.assert_array_equal(again[name], sweep.summary[name], err_msg=name)
+
+
+def test_filtered_reaggregation_equals_the_originals_definitions(sweep_file):
+    from naive import collect_density, estimate_density
+
+    sweep = results.open(sweep_file)
+    chosen = sweep.runs["job"] % 4 < 2  # runs 0 and 1 of every point
+    subset = sweep.summarize(chosen)
+    assert subset["count"].tolist() == [2, 2, 2, 2]
+    for point in range(4):
+        jobs = np.flatnonzero(chosen & (sweep.runs["point"] == point))
+        np.testing.assert_allclose(subset["dimension"][point], sweep.runs["dimension"][jobs].mean(), rtol=1e-12)
+        pooled = [xy for job in jobs for xy in collect_density(sweep.mask(job))]
+        np.testing.assert_allclose([subset["density_x"][point], subset["density_k"][point]],
+                                   estimate_density(pooled), rtol=1e-9, atol=1e-12)
+
+
+def test_masks_resimulated_from_seeds_equal_the_runs(sweep_file):
+    sweep = results.open(sweep_file)
+    for job in (0, 7, 15):
+        mask = sweep.mask(job)
+        assert mask.sum() == sweep.runs["filled"][job]
+        params = perc_mpi.jobs.params_of(sweep.runs[job])
+        np.testing.assert_array_equal(mask, perc_mpi.invade(params.width, params.height, params.depth,
+                                                            params.seed).filled)
+
+
+def test_pandas_frames(sweep_file):
+    pytest.importorskip("pandas")
+    runs, summary = results.open(sweep_file).to_pandas()
+    assert list(summary.columns[:6]) == ["size", "depth", "count", "dimension", "density_x", "density_k"]
+    assert runs["engine"].unique().tolist() == ["fast"]
+
+
+def test_file_has_plain_types_only(sweep_file):
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset):
+            assert obj.dtype.kind in "iufbS" or h5py.check_string_dtype(obj.dtype), (name, obj.dtype)
+
+    with h5py.File(sweep_file) as f:
+        f.visititems(visit)
+
+
+@pytest.fixture(scope="module")
+def clusters_file(sweep_file):
+    path = sweep_file.with_name("clusters.json")
+    path.write_text(json.dumps({"size": [15, 21], "depth": [3], "runs": 3, "seed": 5}))
+    proc = run_cli(path, "--save-clusters", mpi=2)
+    assert proc.returncode == 0, proc.stderr
+    return sweep_file.with_name("clusters.h5")
+
+
+def layout(path):
+    """Return the set of names (datasets, @attributes) in a sweep file, per-point names generalised."""
+    names = set()
+    with h5py.File(path) as f:
+        names |= {f"@{k}" for k in f.attrs}
+        for group in ("runs", "summary", "failures"):
+            names |= {f"{group}/{k}" for k in f[group]}
+        names |= {f"density/point_NNNNN/{k}" for k in f["density/point_00000"]}
+        names |= {f"density/point_NNNNN/@{k}" for k in f["density/point_00000"].attrs}
+        if "clusters" in f:
+            names.add("clusters/point_NNNNN")
+            names |= {f"clusters/point_NNNNN/@{k}" for k in f["clusters/point_00000"].attrs}
+    return names
+
+
+def test_documented_layout_matches_the_files(sweep_file, clusters_file):
+    """Every dataset and attribute of the files is in docs/output-format.md, and back."""
+    doc = (ROOT / "docs" / "output-format.md").read_text()
+    documented = set(re.findall(r"^\| `([^`]+)` \|", doc, flags=re.M))
+    plain, with_clusters = layout(sweep_file), layout(clusters_file)
+    assert plain - documented == set() and with_clusters - documented == set(), "undocumented"
+    assert documented - (plain | with_clusters) == set(), "documented but absent"
+
+
+def test_saved_clusters_equal_the_resimulated_runs(clusters_file):
+    sweep = results.open(clusters_file)
+    with h5py.File(clusters_file) as f:
+        assert f["clusters/point_00001"].compression == "gzip"
+        assert f["clusters/point_00001"][2].any()  # saved, not re-simulated
+    for job in range(len(sweep.runs)):
+        params = perc_mpi.jobs.params_of(sweep.runs[job])
+        np.testing.assert_array_equal(sweep.mask(job), perc_mpi.engine.run(params).filled)
+
+
+def test_report_writes_the_csv_and_readable_pngs(sweep_file, tmp_path):
+    pytest.importorskip("matplotlib")
+    proc = run_cli("report", sweep_file, "-o", tmp_path / "report")
+    assert proc.returncode == 0, proc.stderr
+    names = sorted(p.name for p in (tmp_path / "report").iterdir())
+    assert names == ["density_profiles.png", "dimension_vs_size.png", "example_clusters.png", "summary.csv",
+                     "time_per_run.png"]
+    for name in names[:-2] + ["time_per_run.png"]:
+        data = (tmp_path / "report" / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        width, height = struct.unpack(">II", data[16:24])
+        assert 400 <= width <= 2000 and 300 <= height <= 2000, (name, width, height)
+    csv = (tmp_path / "report" / "summary.csv").read_text()
+    assert csv.splitlines()[0].startswith("size,depth,count,dimension,density_x,density_k")
+
+
+def test_report_on_a_missing_file(tmp_path):
+    proc = run_cli("report", tmp_path / "nope.h5")
+    assert proc.returncode == 2 and "not a readable" in proc.stderr
+
+
+def test_docs_example_runs(sweep_file):
+    """The five-line h5py example in docs/output-format.md works as written."""
+    doc = (ROOT / "docs" / "output-format.md").read_text()
+    code = re.search(r"```python\n(.*?)```", doc, flags=re.S).group(1)
+    exec(code.replace("sweep.h5", str(sweep_file)), {})
+    assert Path(sweep_file).exists()
