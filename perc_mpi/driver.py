@@ -95,19 +95,32 @@ def quiet_barrier(comm: MPI.Comm) -> None:
 
 
 def decide(comm: MPI.Comm, decision):
-    """Run ``decision()`` on rank 0 and return its value on every rank; a
-    ParameterError on rank 0 is raised on every rank (printed by rank 0 only)."""
+    """Run ``decision()`` on rank 0 and return its value on every rank.
+
+    An exception on rank 0 is raised on every rank (errors as values: no rank is left
+    waiting for a broadcast that never comes): a ParameterError as it is, anything else
+    as a RuntimeError naming it on the other ranks.
+    """
     outcome = None
     if comm.rank == 0:
         try:
             outcome = (True, decision())
-        except ParameterError as exc:
+        except Exception as exc:  # noqa: BLE001 -- broadcast, then raised on every rank
             outcome = (False, exc)
     quiet_barrier(comm)
-    ok, value = comm.bcast(outcome, root=0)
-    if not ok:
-        raise value
-    return value
+    ok, value = comm.bcast(_portable(outcome) if comm.rank == 0 else None, root=0)
+    if ok:
+        return value
+    raise outcome[1] if comm.rank == 0 else value
+
+
+def _portable(outcome):
+    """Return the outcome with any exception but a ParameterError replaced by a
+    RuntimeError naming it (not every exception pickles)."""
+    ok, value = outcome
+    if ok or isinstance(value, ParameterError):
+        return outcome
+    return False, RuntimeError(f"rank 0 failed: {value!r}")
 
 
 def output_path(args: argparse.Namespace) -> Path:

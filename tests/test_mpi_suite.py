@@ -14,7 +14,7 @@ def test_mpi_suite(ranks):
     proc = subprocess.run(
         [str(BIN / "mpirun"), "-n", str(ranks), sys.executable, "-m", "pytest", "--with-mpi", "-q",
          "-p", "no:cacheprovider", str(ROOT / "tests" / "mpi")],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
+        capture_output=True, text=True, timeout=150, cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "passed" in proc.stdout and "skipped" not in proc.stdout.splitlines()[-1], proc.stdout[-2000:]

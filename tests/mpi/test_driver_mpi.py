@@ -29,7 +29,7 @@ def then_barrier(comm):
 
 def args_for(path, output, **extra):
     return argparse.Namespace(file=str(path), output=str(output), dry_run=False, ranks=None, force=False,
-                              resume=False, checkpoint=30.0, slice=None, **extra)
+                              resume=False, checkpoint=30.0, slice=None, save_clusters=False, **extra)
 
 
 def sweep(comm, directory, name, spec=SPEC):
@@ -53,6 +53,12 @@ def test_decide_broadcasts_value_or_error(which):
 
     with pytest.raises(ParameterError, match="f.json: 'x': wrong"):
         driver.decide(comm, bad)
+
+    def bug():
+        raise KeyError("oops")
+
+    with pytest.raises((KeyError, RuntimeError), match="oops"):  # raised everywhere, nobody waits
+        driver.decide(comm, bug)
 
 
 @pytest.mark.mpi
