@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import measures
+from . import config, measures
 from .jobs import DONE, FAILED
 
 # The summary table: (name, dtype, unit, description).  The first six columns are the
 # original's CSV columns, in its order.
 SUMMARY_COLUMNS = (
     ("size", np.int32, "cells", "grid side (width == height); -1 for rectangular grids"),
-    ("depth", np.int32, "", "cell values are uniform in 1..depth"),
+    ("depth", np.int32, "", "cell values are uniform in 1..depth; 0: continuous, uniform in [0, 1)"),
     ("count", np.int64, "runs", "runs that finished"),
     ("dimension", np.float64, "", "mean box-counting dimension"),
     ("density_x", np.float64, "1/cells", "slope of the pooled filled-fraction vs distance fit"),
@@ -34,16 +34,23 @@ SUMMARY_COLUMNS = (
 SUMMARY_DTYPE = np.dtype([(name, dtype) for name, dtype, _, _ in SUMMARY_COLUMNS])
 
 
+def sums_length(point: np.void) -> int:
+    """Return the length of a point's summed vector: one count per distance ring, then,
+    for the continuous model, the acceptance profile's seen and accepted bins."""
+    rings = len(measures.ring_table(int(point["width"]), int(point["height"]))[0])
+    return rings + (2 * config.ACCEPTANCE_BINS if point["depth"] == config.CONTINUOUS else 0)
+
+
 def profile_offsets(points: np.ndarray) -> np.ndarray:
-    """Return where each point's density profile starts in the flat profile buffer
-    (length ``len(points) + 1``)."""
-    sizes = [len(measures.ring_table(int(p["width"]), int(p["height"]))[0]) for p in points]
-    return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    """Return where each point's summed vector starts in the flat buffer (length
+    ``len(points) + 1``)."""
+    return np.concatenate([[0], np.cumsum([sums_length(p) for p in points])]).astype(np.int64)
 
 
 class RingSums:
-    """Filled cells per distance ring summed over runs, every point's rings back to back
-    (see :func:`profile_offsets`), int64."""
+    """Per point, summed over runs: filled cells per distance ring (and, for the
+    continuous model, the acceptance bins, see :func:`sums_length`); all points back to
+    back, int64."""
 
     def __init__(self, points: np.ndarray):
         self.offsets = profile_offsets(points)
@@ -86,7 +93,7 @@ def summarize(points: np.ndarray, runs: np.ndarray,
     for i, point in enumerate(points):
         r2, cells, _ = measures.ring_table(int(point["width"]), int(point["height"]))
         with np.errstate(invalid="ignore", divide="ignore"):
-            fraction = rings.of(i) / (count[i] * cells)
+            fraction = rings.of(i)[: len(r2)] / (count[i] * cells)
         density.append((np.sqrt(r2), fraction))
         summary["density_x"][i], summary["density_k"][i] = (
             measures.density_fit(r2, fraction) if count[i] else (np.nan, np.nan)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import measures
+from . import config, measures
 from .engine import run
 from .parameters import RunParams
 
@@ -43,9 +43,10 @@ def machine() -> str:
             f"Numba {numba.__version__}")
 
 
-def median_ns_per_cell(size: int, depth: int, engine: str, reps: int) -> float:
+def median_ns_per_cell(size: int, depth: int | str, engine: str, reps: int) -> float:
     """Return the median over ``reps`` seeds of engine.run time per filled cell (ns)."""
-    run(RunParams(5, 5, 1, 0, engine))  # compile or load outside the timing
+    depth = config.CONTINUOUS if depth == "continuous" else depth
+    run(RunParams(5, 5, depth, 0, engine))  # compile or load outside the timing
     times = []
     for seed in range(reps):
         start = time.perf_counter()
@@ -136,6 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"| kernel, {size}x{size} (ns per filled cell, median of {reps}) | depth 2 | depth 100 |")
     print("|---|---|---|")
     rows = {engine: [median_ns_per_cell(size, d, engine, reps) for d in (2, 100)] for engine in ("fast", "original")}
+    continuous = median_ns_per_cell(size, "continuous", "fast", reps)
     if args.c_reference:
         rows["C bucket queue (-O2)"] = [c_reference(args.c_reference, size, d, reps) for d in (2, 100)]
     for name, (d2, d100) in rows.items():
@@ -144,7 +146,9 @@ def main(argv: list[str] | None = None) -> None:
         c2, c100 = rows["C bucket queue (-O2)"]
         print(f"| fast / C | {rows['fast'][0] / c2:.2f} | {rows['fast'][1] / c100:.2f} |")
     print(f"| original / fast | {rows['original'][0] / rows['fast'][0]:.2f} | "
-          f"{rows['original'][1] / rows['fast'][1]:.2f} |\n")
+          f"{rows['original'][1] / rows['fast'][1]:.2f} |")
+    print(f"| continuous model (binary heap): {continuous:.1f} ns/cell, / fast | {continuous / rows['fast'][0]:.2f} | "
+          f"{continuous / rows['fast'][1]:.2f} |\n")
 
     print("| other figures | value |\n|---|---|")
     for depth in (2, 100):

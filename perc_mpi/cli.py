@@ -99,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import plots
 
         return plots.main(argv[1:])
+    if argv[:1] == ["validate"]:
+        from . import validate
+
+        return validate.main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         data, text = read_json(args.file)

@@ -5,6 +5,8 @@ DEFAULT_ENGINE = "fast"
 
 MIN_SIDE = 3
 MAX_DEPTH = 65535  # cell values are stored as uint16
+CONTINUOUS = 0  # depth "continuous" (values uniform in [0, 1)) is stored as depth 0
+ACCEPTANCE_BINS = 100  # value bins of the continuous model's acceptance profile
 MAX_CELLS = 2**31 - 1  # tie counts and indices stay well inside 32-bit draws
 MAX_SEED = 2**63 - 1  # the original draws job seeds with randrange(sys.maxsize)
 MAX_JOBS = 10_000_000

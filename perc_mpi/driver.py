@@ -202,9 +202,12 @@ def prepare(args, data, text, n_ranks, ranks_per_node) -> Start:
 
 
 def warm_up(jobs: np.ndarray) -> None:
-    """Compile or load the kernels of every engine in ``jobs`` with a tiny run."""
-    for name in np.unique(jobs["engine"]):
-        engine.run(RunParams(5, 5, 1, 0, name.decode()))
+    """Compile or load every kernel ``jobs`` need (per engine; continuous or not) with a
+    tiny run."""
+    kinds = {(name.decode(), config.CONTINUOUS if depth == config.CONTINUOUS else 1)
+             for name, depth in zip(jobs["engine"], jobs["depth"])}
+    for name, depth in sorted(kinds):
+        engine.run(RunParams(5, 5, depth, 0, name))
 
 
 def print_plan(start: Start, n_ranks: int) -> None:

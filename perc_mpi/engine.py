@@ -17,6 +17,8 @@ from functools import cached_property
 
 import numpy as np
 
+from . import config
+from ._continuous import invade_continuous
 from ._fast import invade_fast
 from ._original import invade_original
 from .parameters import RunParams, parse_run
@@ -30,13 +32,16 @@ class InvasionResult:
 
     ``fill_x``, ``fill_y`` and ``fill_values`` give each filled cell's coordinates and
     value in fill order (the centre first, the border cell last); ``filled`` is the
-    boolean mask of shape (width, height), built on first use.
+    boolean mask of shape (width, height), built on first use.  For the continuous
+    model, ``frontier_values`` holds the value of every cell that ever reached the
+    frontier (for the acceptance profile).
     """
 
     params: RunParams
     fill_x: np.ndarray
     fill_y: np.ndarray
     fill_values: np.ndarray
+    frontier_values: np.ndarray | None = None  # continuous model: every value drawn but the centre's
 
     @property
     def n_filled(self) -> int:
@@ -83,12 +88,14 @@ def run_kernel(params: RunParams, state: np.ndarray):
         return invade_original(w, h, d, words, position, _block_shift(d), state)
 
 
-def invade(width: int, height: int, depth: int, seed: int | None = None, engine: str = "fast") -> InvasionResult:
+def invade(width: int, height: int, depth: int | str, seed: int | None = None,
+           engine: str = "fast") -> InvasionResult:
     """Simulate one invasion and return its :class:`InvasionResult`.
 
     ``seed=None`` draws a seed (recorded in ``result.params.seed``).  ``engine="fast"``
     draws values lazily from a per-run xoshiro256++ stream (O(cluster) work);
     ``engine="original"`` reproduces the original Python program bit for bit.
+    ``depth="continuous"`` gives values uniform in [0, 1) (no ties; binary heap).
     Raises :class:`perc_mpi.parameters.ParameterError` (a ValueError) on bad arguments.
     """
     params = parse_run(
@@ -102,7 +109,14 @@ def run(params: RunParams) -> InvasionResult:
     """Return the :class:`InvasionResult` of already validated parameters."""
     # np.zeros maps zero pages lazily: only the pages the cluster touches cost memory.
     state = np.zeros(params.width * params.height, np.uint8)
-    n_filled, cells, values = run_kernel(params, state)
+    frontier = None
+    if params.depth == config.CONTINUOUS:
+        with np.errstate(over="ignore"):
+            n_filled, cells, values, n_drawn, drawn = invade_continuous(
+                params.width, params.height, fast_stream(params.seed), state)
+        frontier = drawn[1:n_drawn].copy()
+    else:
+        n_filled, cells, values = run_kernel(params, state)
     fill_x, fill_y = np.divmod(cells[:n_filled], params.height)
-    return InvasionResult(params, fill_x, fill_y, values[:n_filled].copy())
+    return InvasionResult(params, fill_x, fill_y, values[:n_filled].copy(), frontier)
 

@@ -75,6 +75,9 @@ def run_job(job: np.void, rank: int, save_cluster: bool = False) -> JobOutcome:
         record["filled"] = result.n_filled
         record["dimension"] = measures.box_dimension(*shape_and_cells)
         rings = measures.ring_counts(*shape_and_cells)
+        if result.frontier_values is not None:  # continuous model: the acceptance bins too
+            rings = np.concatenate([rings, *measures.acceptance_counts(
+                result.frontier_values, result.fill_values, config.ACCEPTANCE_BINS)])
         cluster = pack_cluster(result.filled) if save_cluster else None
         record["status"], error = DONE, None
     except Exception:  # noqa: BLE001 -- recorded with its traceback, reported by rank 0

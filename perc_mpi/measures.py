@@ -94,6 +94,16 @@ def box_dimension(width: int, height: int, fill_x: np.ndarray, fill_y: np.ndarra
     return float(-np.polyfit(np.log(rulers), np.log(counts), 1)[0])
 
 
+def acceptance_counts(frontier_values: np.ndarray, fill_values: np.ndarray,
+                      bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(seen, accepted)``: per value bin of [0, 1), the cells that ever reached
+    the frontier and those of them that were filled (the centre, filled by rule, is in
+    neither).  accepted / seen is the acceptance profile."""
+    seen = np.bincount((frontier_values * bins).astype(np.int64), minlength=bins)
+    accepted = np.bincount((fill_values[1:] * bins).astype(np.int64), minlength=bins)
+    return seen, accepted
+
+
 def density_fit(r2: np.ndarray, mean_fraction: np.ndarray) -> tuple[float, float]:
     """Return ``(density_x, density_k)``, slope and intercept of the least-squares line of
     fraction against distance through the pooled points of all runs of a parameter point.

@@ -42,7 +42,7 @@ class RunParams:
 
     width: int
     height: int
-    depth: int
+    depth: int  # config.CONTINUOUS (0) for the continuous model
     seed: int
     engine: str = config.DEFAULT_ENGINE
 
@@ -126,6 +126,21 @@ def _engine(source: str, field: str, value: Any) -> str:
     return value
 
 
+def _depth(source: str, field: str, value: Any) -> int:
+    """Return an integer depth, or config.CONTINUOUS for "continuous"."""
+    if value == "continuous":
+        return config.CONTINUOUS
+    if isinstance(value, str):
+        raise ParameterError(source, field, f"expected an integer or \"continuous\", got {value!r}")
+    return _integer(source, field, value, 1, config.MAX_DEPTH)
+
+
+def _check_model(source: str, depths, engines) -> None:
+    if config.CONTINUOUS in depths and "original" in engines:
+        raise ParameterError(source, "'engine'", "the original engine has integer depths only; "
+                             "the continuous model runs with engine fast")
+
+
 def _seed(source: str, value: Any) -> int:
     return draw_seed() if value is None else _integer(source, "'seed'", value, 0, config.MAX_SEED)
 
@@ -188,8 +203,9 @@ def parse_run(data: dict[str, Any], source: str, memory: int | None = None) -> R
     _check_keys(source, data, SINGLE_KEYS, ("width", "height", "depth"))
     width = _integer(source, "'width'", data["width"], config.MIN_SIDE, config.MAX_CELLS)
     height = _integer(source, "'height'", data["height"], config.MIN_SIDE, config.MAX_CELLS)
-    depth = _integer(source, "'depth'", data["depth"], 1, config.MAX_DEPTH)
+    depth = _depth(source, "'depth'", data["depth"])
     engine = _engine(source, "'engine'", data.get("engine", config.DEFAULT_ENGINE))
+    _check_model(source, [depth], [engine])
     _check_grid(source, width, height, engine, memory)
     return RunParams(width, height, depth, _seed(source, data.get("seed")), engine)
 
@@ -221,8 +237,6 @@ def parse_sweep(data: dict[str, Any], text: str, source: str, memory: int | None
     def side(src, field, v):
         return _integer(src, field, v, config.MIN_SIDE, config.MAX_CELLS)
 
-    def depth(src, field, v):
-        return _integer(src, field, v, 1, config.MAX_DEPTH)
 
     if square:
         width = height = _axis(source, "size", data["size"], side)
@@ -232,9 +246,10 @@ def parse_sweep(data: dict[str, Any], text: str, source: str, memory: int | None
     axes = {
         "width": width,
         "height": height,
-        "depth": _axis(source, "depth", data["depth"], depth),
+        "depth": _axis(source, "depth", data["depth"], _depth),
         "engine": _axis(source, "engine", data.get("engine", config.DEFAULT_ENGINE), _engine),
     }
+    _check_model(source, axes["depth"], axes["engine"])
     runs = _integer(source, "'runs'", data["runs"], 1, config.MAX_JOBS)
     points = (1 if square else len(height)) * len(width) * len(axes["depth"]) * len(axes["engine"])
     if points * runs > config.MAX_JOBS:

@@ -19,10 +19,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from . import engine, measures
+from . import config, engine, measures
 from .aggregate import SUMMARY_DTYPE, RingSums, summarize
 from .jobs import DONE, PENDING, RECORD_DTYPE, params_of, unpack_cluster
 from .plan import POINT_DTYPE
+from .store import SUM_DATASETS
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,42 @@ class SweepResults:
         r2, cells, _ = measures.ring_table(int(self.points[point]["width"]), int(self.points[point]["height"]))
         count = self.summary["count"][point]
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.sqrt(r2), self.ring_sums[point] / (count * cells)
+            return np.sqrt(r2), self.ring_sums[point][: len(r2)] / (count * cells)
+
+    def mass_radius(self, point: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(radius, mean mass)``: filled cells within each distance of the centre,
+        averaged over the point's runs."""
+        r2, _, _ = measures.ring_table(int(self.points[point]["width"]), int(self.points[point]["height"]))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.sqrt(r2), np.cumsum(self.ring_sums[point][: len(r2)]) / self.summary["count"][point]
+
+    def acceptance(self, point: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(value, fraction accepted)`` per value bin of a continuous-model point:
+        of the cells whose value fell in the bin and reached the frontier, the fraction
+        that was invaded."""
+        if self.points[point]["depth"] != config.CONTINUOUS:
+            raise ValueError(f"point {point} is not of the continuous model: no acceptance profile")
+        seen, accepted = np.split(self.ring_sums[point][-2 * config.ACCEPTANCE_BINS:], 2)
+        centres = (np.arange(config.ACCEPTANCE_BINS) + 0.5) / config.ACCEPTANCE_BINS
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return centres, accepted / seen
+
+    def mass_dimension(self, depth: int = 0, engine: bytes = b"fast", resamples: int = 200,
+                       seed: int = 0) -> tuple[float, float]:
+        """Return ``(D, standard error)``: the slope of log(mean filled cells) against
+        log(size) over the square-grid points of one depth and engine (M ~ L^D at
+        breakthrough); the error from a bootstrap over each point's runs."""
+        chosen = np.flatnonzero((self.points["depth"] == depth) & (self.points["engine"] == engine)
+                                & (self.points["width"] == self.points["height"]))
+        if len(chosen) < 2:
+            raise ValueError("the mass dimension needs at least two grid sizes")
+        sizes = np.log(self.points["width"][chosen].astype(float))
+        filled = [self.runs["filled"][(self.runs["point"] == p) & (self.runs["status"] == DONE)] for p in chosen]
+        slope = np.polyfit(sizes, np.log([f.mean() for f in filled]), 1)[0]
+        rng = np.random.default_rng(seed)
+        boot = [np.polyfit(sizes, np.log([rng.choice(f, len(f)).mean() for f in filled]), 1)[0]
+                for _ in range(resamples)]
+        return float(slope), float(np.std(boot, ddof=1))
 
     def mask(self, job: int) -> np.ndarray:
         """Return the filled mask ``[x, y]`` of a job: the saved one (``--save-clusters``),
@@ -117,5 +153,6 @@ def open(path: str | Path) -> SweepResults:  # noqa: A001 -- results.open mirror
         summary = table("summary", SUMMARY_DTYPE)
         names = sorted(f["density"])
         points = np.array([tuple(f["density"][n].attrs[k] for k in POINT_DTYPE.names) for n in names], POINT_DTYPE)
-        ring_sums = [f["density"][n]["filled_sum"][()] for n in names]
+        ring_sums = [np.concatenate([f["density"][n][d][()] for d in SUM_DATASETS if d in f["density"][n]])
+                     for n in names]
         return SweepResults(path, dict(f.attrs), runs, summary, points, ring_sums)

@@ -44,6 +44,9 @@ class Snapshot:
     clusters: dict[int, bytes]
 
 
+SUM_DATASETS = ("filled_sum", "acceptance_seen", "acceptance_filled")  # a point's summed vector
+
+
 def partial_path(path: Path) -> Path:
     """Return the temporary name a snapshot is written under before the rename."""
     return path.with_name(path.name + ".partial")
@@ -90,7 +93,12 @@ def write_snapshot(path: str | os.PathLike, attrs: dict[str, Any], runs: np.ndar
                 point.attrs[name] = points[i][name]
             point.create_dataset("distance", data=distance)
             point.create_dataset("fraction", data=fraction)
-            point.create_dataset("filled_sum", data=sums)
+            rings = len(distance)
+            point.create_dataset("filled_sum", data=sums[:rings])
+            if len(sums) > rings:  # the continuous model's acceptance bins
+                seen, accepted = np.split(sums[rings:], 2)
+                point.create_dataset("acceptance_seen", data=seen)
+                point.create_dataset("acceptance_filled", data=accepted)
         errors = f.create_group("failures")
         jobs = sorted(failures)
         errors.create_dataset("job", data=np.array(jobs, np.int64))
@@ -115,7 +123,8 @@ def read_snapshot(path: str | os.PathLike, record_dtype: np.dtype) -> Snapshot:
         for name in record_dtype.names:
             runs[name] = f["runs"][name][()]
         points = sorted(f["density"])
-        ring_sums = [f["density"][p]["filled_sum"][()] for p in points]
+        ring_sums = [np.concatenate([f["density"][p][name][()] for name in SUM_DATASETS if name in f["density"][p]])
+                     for p in points]
         failures = dict(zip(f["failures/job"][()].tolist(), (e.decode() for e in f["failures/error"][()])))
         clusters = {}
         for data in f["clusters"].values() if "clusters" in f else ():

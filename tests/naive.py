@@ -198,3 +198,30 @@ def original_flow_table(size, depth, runs, seed):
         key: (counts[key], dimensions[key] / counts[key], *estimate_density(densities[key]))
         for key in sorted(counts)
     }
+
+
+def continuous_invasion(width, height, seed):
+    """The continuous model written plainly: the same draws as the kernel, and the
+    frontier cell of least value filled each step (a linear scan, no heap).
+
+    Returns (fill order [(x, y)], fill values, every drawn value in draw order).
+    """
+    rng = Xoshiro256pp(np.random.SeedSequence(seed).generate_state(4, np.uint64))
+    draw = lambda: (rng.next() >> 11) * 2.0**-53  # noqa: E731
+    value, frontier, filled = {}, set(), set()
+    x, y = width // 2, height // 2
+    value[x, y] = draw()
+    drawn, order, values = [value[x, y]], [], []
+    while True:
+        filled.add((x, y))
+        order.append((x, y))
+        values.append(value[x, y])
+        if x in (0, width - 1) or y in (0, height - 1):
+            return order, values, drawn
+        for nb in ((x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)):
+            if nb not in value:
+                value[nb] = draw()
+                drawn.append(value[nb])
+                frontier.add(nb)
+        x, y = min(frontier, key=value.__getitem__)
+        frontier.discard((x, y))

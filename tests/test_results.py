@@ -83,7 +83,7 @@ def test_file_has_plain_types_only(sweep_file):
 @pytest.fixture(scope="module")
 def clusters_file(sweep_file):
     path = sweep_file.with_name("clusters.json")
-    path.write_text(json.dumps({"size": [15, 21], "depth": [3], "runs": 3, "seed": 5}))
+    path.write_text(json.dumps({"size": [15, 21], "depth": [3, "continuous"], "runs": 3, "seed": 5}))
     proc = run_cli(path, "--save-clusters", mpi=2)
     assert proc.returncode == 0, proc.stderr
     return sweep_file.with_name("clusters.h5")
@@ -96,8 +96,9 @@ def layout(path):
         names |= {f"@{k}" for k in f.attrs}
         for group in ("runs", "summary", "failures"):
             names |= {f"{group}/{k}" for k in f[group]}
-        names |= {f"density/point_NNNNN/{k}" for k in f["density/point_00000"]}
-        names |= {f"density/point_NNNNN/@{k}" for k in f["density/point_00000"].attrs}
+        for point in f["density"].values():
+            names |= {f"density/point_NNNNN/{k}" for k in point}
+            names |= {f"density/point_NNNNN/@{k}" for k in point.attrs}
         if "clusters" in f:
             names.add("clusters/point_NNNNN")
             names |= {f"clusters/point_NNNNN/@{k}" for k in f["clusters/point_00000"].attrs}
@@ -116,8 +117,8 @@ def test_documented_layout_matches_the_files(sweep_file, clusters_file):
 def test_saved_clusters_equal_the_resimulated_runs(clusters_file):
     sweep = results.open(clusters_file)
     with h5py.File(clusters_file) as f:
-        assert f["clusters/point_00001"].compression == "gzip"
-        assert f["clusters/point_00001"][2].any()  # saved, not re-simulated
+        assert f["clusters/point_00002"].compression == "gzip"
+        assert f["clusters/point_00002"][2].any()  # saved, not re-simulated
     for job in range(len(sweep.runs)):
         params = perc_mpi.jobs.params_of(sweep.runs[job])
         np.testing.assert_array_equal(sweep.mask(job), perc_mpi.engine.run(params).filled)

@@ -1,0 +1,59 @@
+"""The continuous model: exact twin, laws, and the published values at small size."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import run_cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from naive import continuous_invasion
+
+import perc_mpi
+from perc_mpi import config, measures, results
+from perc_mpi.parameters import ParameterError
+from perc_mpi.validate import FRACTAL_DIMENSION, P_C, step_position
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(3, 30), st.integers(3, 30), st.integers(0, 2**63 - 1))
+def test_kernel_equals_its_plain_twin(width, height, seed):
+    result = perc_mpi.invade(width, height, "continuous", seed)
+    order, values, drawn = continuous_invasion(width, height, seed)
+    assert list(zip(result.fill_x.tolist(), result.fill_y.tolist())) == order
+    assert result.fill_values.tolist() == values
+    assert result.frontier_values.tolist() == drawn[1:]
+    # every value in [0, 1), no ties, each fill the least frontier value (checked by the twin)
+    assert 0 <= min(drawn) and max(drawn) < 1 and len(set(drawn)) == len(drawn)
+
+
+def test_continuous_depth_is_accepted_and_checked():
+    assert perc_mpi.invade(9, 9, "continuous", 1).params.depth == config.CONTINUOUS
+    with pytest.raises(ParameterError, match="continuous"):
+        perc_mpi.invade(9, 9, "continuous", 1, engine="original")
+    with pytest.raises(ParameterError, match="integer or"):
+        perc_mpi.invade(9, 9, "smooth", 1)
+
+
+def test_acceptance_counts():
+    seen, accepted = measures.acceptance_counts(np.array([0.05, 0.15, 0.95]), np.array([0.5, 0.05, 0.15]), 10)
+    assert seen.tolist() == [1, 1, 0, 0, 0, 0, 0, 0, 0, 1]
+    assert accepted.tolist() == [1, 1, 0, 0, 0, 0, 0, 0, 0, 0]  # the centre's 0.5 is not counted
+
+
+def test_small_sweep_shows_the_published_laws(tmp_path):
+    """The mass dimension and the acceptance step at small sizes, wide tolerances (fixed
+    seed: no flakes). The full-size check is examples/validation.json (see the README)."""
+    path = tmp_path / "val.json"
+    path.write_text(json.dumps({"size": [33, 65, 129], "depth": ["continuous"], "runs": 60, "seed": 4}))
+    proc = run_cli(path, mpi=2)
+    assert proc.returncode == 0, proc.stderr
+    sweep = results.open(tmp_path / "val.h5")
+    dimension, error = sweep.mass_dimension()
+    assert abs(dimension - FRACTAL_DIMENSION) < 0.15 and 0 < error < 0.1
+    step = step_position(*sweep.acceptance(2))
+    assert abs(step - P_C) < 0.05
+    proc = run_cli("validate", tmp_path / "val.h5", "-o", tmp_path / "report")
+    assert "mass dimension D" in proc.stdout and (tmp_path / "report" / "acceptance.png").exists()
+    radius, mass = sweep.mass_radius(2)
+    assert mass[-1] == pytest.approx(sweep.summary["filled_mean"][2]) and np.all(np.diff(mass) >= 0)
