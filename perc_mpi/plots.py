@@ -24,6 +24,13 @@ def _label(point: np.void) -> str:
     return f"size {side}, depth {point['depth']}{engine}"
 
 
+def save_figure(plt, fig, path: Path) -> None:
+    """Lay out, write as PNG and close a figure."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def _grid(plt, n: int, size: float = 3.0):
     cols = min(n, 4)
     rows = -(-n // cols)
@@ -48,9 +55,7 @@ def plot_dimension(plt, sweep: results.SweepResults, path: Path) -> None:
     ax.set_ylabel("box-counting dimension")
     ax.set_title("Cluster dimension (mean ± standard error)")
     ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(plt, fig, path)
 
 
 def plot_density(plt, sweep: results.SweepResults, path: Path) -> None:
@@ -67,9 +72,7 @@ def plot_density(plt, sweep: results.SweepResults, path: Path) -> None:
         ax.set_ylabel("filled fraction")
         ax.set_ylim(-0.05, 1.05)
     axes[0].legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(plt, fig, path)
 
 
 def plot_clusters(plt, sweep: results.SweepResults, path: Path) -> None:
@@ -85,9 +88,7 @@ def plot_clusters(plt, sweep: results.SweepResults, path: Path) -> None:
             job = int(done[0])
             ax.imshow(sweep.mask(job).T, origin="lower", cmap="Greys", interpolation="nearest")
             ax.set_xlabel(f"job {job}: {sweep.runs['filled'][job]} cells filled")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(plt, fig, path)
 
 
 def plot_time(plt, sweep: results.SweepResults, path: Path) -> None:
@@ -109,9 +110,7 @@ def plot_time(plt, sweep: results.SweepResults, path: Path) -> None:
     ax.set_ylabel("time per run (ms)")
     ax.set_title("Wall time per run (engine + measures)")
     ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(plt, fig, path)
 
 
 PLOTS = {

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import config, results
+from .plots import save_figure
 
 FRACTAL_DIMENSION = 91 / 48  # invasion percolation without trapping, 2-d
 P_C = 0.592746  # site percolation threshold, square lattice
@@ -67,9 +68,7 @@ def write_report(sweep: results.SweepResults, figures: dict, directory: Path) ->
     ax.set_ylabel("cluster mass M (cells)")
     ax.set_title("Mass at breakthrough, continuous model")
     ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(directory / "mass_vs_size.png", dpi=100)
-    plt.close(fig)
+    save_figure(plt, fig, directory / "mass_vs_size.png")
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for p, size in zip(points, sizes):
@@ -80,9 +79,7 @@ def write_report(sweep: results.SweepResults, figures: dict, directory: Path) ->
     ax.set_ylabel("fraction of frontier cells invaded")
     ax.set_title("Acceptance profile")
     ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(directory / "acceptance.png", dpi=100)
-    plt.close(fig)
+    save_figure(plt, fig, directory / "acceptance.png")
 
     rows = "\n".join(f"| {s} | {n} | {m:.1f} | {st:.4f} |" for s, n, m, st in
                      zip(sizes, figures["runs"], masses, figures["steps"]))

@@ -27,6 +27,21 @@ def then_barrier(comm):
         comm.barrier()
 
 
+def fail_job(monkeypatch, index):
+    """Make job ``index`` of SPEC raise MemoryError on whatever rank runs it; return the
+    real engine.run."""
+    doomed = int(job_seeds(SPEC["seed"], 12)[index])
+    real_run = jobs.engine.run
+
+    def run(params):
+        if params.seed == doomed:
+            raise MemoryError("synthetic failure")
+        return real_run(params)
+
+    monkeypatch.setattr(jobs.engine, "run", run)
+    return real_run
+
+
 def args_for(path, output, **extra):
     return argparse.Namespace(file=str(path), output=str(output), dry_run=False, ranks=None, force=False,
                               resume=False, checkpoint=30.0, slice=None, save_clusters=False, **extra)
@@ -85,15 +100,7 @@ def test_exception_in_a_job_is_recorded_and_the_sweep_goes_on(mpi_tmp_path, monk
     import h5py
 
     comm = MPI.COMM_WORLD
-    doomed = int(job_seeds(SPEC["seed"], 12)[4])
-    real_run = jobs.engine.run
-
-    def run(params):
-        if params.seed == doomed:
-            raise MemoryError("synthetic failure")
-        return real_run(params)
-
-    monkeypatch.setattr(jobs.engine, "run", run)
+    fail_job(monkeypatch, 4)
     status, output = sweep(comm, mpi_tmp_path, "failing")
     assert status == 3  # some jobs failed, on every rank
     with then_barrier(comm) as root:
@@ -112,15 +119,7 @@ def test_failed_job_is_retried_on_resume(mpi_tmp_path, monkeypatch):
     import h5py
 
     comm = MPI.COMM_WORLD
-    doomed = int(job_seeds(SPEC["seed"], 12)[7])
-    real_run = jobs.engine.run
-
-    def run(params):
-        if params.seed == doomed:
-            raise MemoryError("synthetic failure")
-        return real_run(params)
-
-    monkeypatch.setattr(jobs.engine, "run", run)
+    real_run = fail_job(monkeypatch, 7)
     status, output = sweep(comm, mpi_tmp_path, "retry")
     assert status == 3
     monkeypatch.setattr(jobs.engine, "run", real_run)  # the failure was transient
