@@ -195,10 +195,14 @@ def prepare(args, data, text, n_ranks, ranks_per_node) -> Start:
     # A resumed file keeps saving masks if it has them.
     save = args.save_clusters or bool(snapshot and snapshot.attrs.get("save_clusters", False))
     clusters = (snapshot.clusters if snapshot else {}) if save else None
-    return Start(sweep, path, plan, runs, snapshot.ring_sums if snapshot else None,
-                 snapshot.failures if snapshot else {}, clusters,
-                 int(snapshot.attrs.get("sessions", 0)) + 1 if snapshot else 1,
-                 scope, args.slice or "", todo, assign_ranks(todo, n_ranks))
+    return Start(
+        sweep=sweep, path=path, plan=plan, runs=runs,
+        ring_sums=snapshot.ring_sums if snapshot else None,
+        failures=snapshot.failures if snapshot else {},
+        clusters=clusters,
+        sessions=int(snapshot.attrs.get("sessions", 0)) + 1 if snapshot else 1,
+        scope=scope, slice_text=args.slice or "", todo=todo, ranks=assign_ranks(todo, n_ranks),
+    )
 
 
 def warm_up(jobs: np.ndarray) -> None:
