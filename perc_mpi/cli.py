@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m perc_mpi",
         description="Invasion percolation: one run drawn as text, or an MPI sweep into HDF5 + CSV.",
+        epilog="Also: 'python -m perc_mpi merge OUTPUT PART...', 'report FILE', 'validate FILE' (each with --help).",
     )
     parser.add_argument("file", help="single-run JSON (width, height, depth, seed) or sweep JSON (runs, ...)")
     parser.add_argument("drawing", nargs="?", help="single run: write the drawing here instead of stdout")
@@ -104,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return validate.main(argv[1:])
     args = build_parser().parse_args(argv)
+    if args.checkpoint <= 0:
+        return fail(f"--checkpoint: expected a number of seconds > 0, got {args.checkpoint}")
+    if args.ranks is not None and args.ranks < 1:
+        return fail(f"--ranks: expected at least 1, got {args.ranks}")
     try:
         data, text = read_json(args.file)
     except ParameterError as exc:

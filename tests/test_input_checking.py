@@ -91,3 +91,17 @@ def test_parser_fuzz_raises_only_parameter_error(data):
             parse()
         except ParameterError as exc:
             assert str(exc).startswith("fuzz.json")
+
+
+BAD_OPTIONS = [
+    (("--checkpoint", "0"), "--checkpoint"),
+    (("--slice", "3/2"), "--slice"),
+    (("--slice", "x"), "INDEX/COUNT"),
+    (("--dry-run", "--ranks", "0"), "--ranks"),
+]
+
+
+@pytest.mark.parametrize("option, message", BAD_OPTIONS)
+def test_bad_options(tmp_path, option, message):
+    proc = run_cli(write(tmp_path, json.dumps(GOOD)), *option, mpi=2)
+    assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
