@@ -10,6 +10,9 @@ draw order: the acceptance profile needs the values of all frontier cells ever s
 import numpy as np
 from numba import njit
 
+# Shared with the fast kernel on purpose (same stream, same state encoding). Numba's cache
+# is keyed on this file only: after changing _fast.py, delete perc_mpi/__pycache__ (or
+# touch this file) so this kernel is recompiled with the change.
 from ._fast import BORDER, FILLED, FRONTIER, STATUS, UNSEEN, mark_border, next_u64
 
 _TO_UNIT = 2.0**-53  # top 53 bits of a 64-bit word -> a double in [0, 1)

@@ -20,8 +20,6 @@ from . import config
 
 SINGLE_KEYS = ("width", "height", "depth", "seed", "engine")
 SWEEP_KEYS = ("size", "width", "height", "depth", "runs", "seed", "engine")
-# Swept axes in cube order: the original nests size, then depth, then runs.
-AXES = ("width", "height", "depth", "engine")
 
 
 class ParameterError(ValueError):
@@ -49,7 +47,8 @@ class RunParams:
 
 @dataclass(frozen=True)
 class SweepParams:
-    """A sweep: the value list of every axis (see ``AXES``), runs per point, sweep seed."""
+    """A sweep: the values of every axis (width, height, depth, engine), runs per point,
+    sweep seed."""
 
     axes: dict[str, tuple]
     runs: int
