@@ -130,15 +130,17 @@ def _tree_select(tree, starts, level, rank):
 
 
 @njit(cache=True, error_model="numpy")
-def _push(cell, state, values, tree, starts, counts, index_sums, block_shift, lowest):
-    if state[cell] != 0:
-        return lowest
-    state[cell] = FRONTIER
-    level = values[cell]
-    counts[level] += 1
-    index_sums[level] += cell
-    _tree_add(tree, starts, level, cell >> block_shift, 1)
-    return min(lowest, np.int64(level))
+def _find_tie(state, values, cell, level, left):
+    """Return the ``left``-th frontier cell of ``level`` from ``cell`` on (1-based).
+
+    A function of its own on purpose: compiled inside the main loop this scan ran about
+    30% slower (measured at 2001 x 2001, depths 2 and 100)."""
+    while True:
+        if state[cell] == FRONTIER and values[cell] == level:
+            left -= 1
+            if left == 0:
+                return cell
+        cell += 1
 
 
 @njit(cache=True, error_model="numpy")
@@ -169,7 +171,13 @@ def invade_original(width, height, depth, mt, pos, block_shift, state):
     lowest = depth + 1
     while True:
         for nb in (cell - height, cell + height, cell - 1, cell + 1):
-            lowest = _push(nb, state, values, tree, starts, counts, index_sums, block_shift, lowest)
+            if state[nb] == 0:  # a new frontier cell: count it at its value's level
+                state[nb] = FRONTIER
+                level = values[nb]
+                counts[level] += 1
+                index_sums[level] += nb
+                _tree_add(tree, starts, level, nb >> block_shift, 1)
+                lowest = min(lowest, np.int64(level))
         while counts[lowest] == 0:
             lowest += 1
         ties = counts[lowest]
@@ -178,13 +186,7 @@ def invade_original(width, height, depth, mt, pos, block_shift, state):
             cell = index_sums[lowest]
         else:
             start, left = _tree_select(tree, starts, lowest, rank + 1)
-            cell = start << block_shift
-            while True:
-                if state[cell] == FRONTIER and values[cell] == lowest:
-                    left -= 1
-                    if left == 0:
-                        break
-                cell += 1
+            cell = _find_tie(state, values, start << block_shift, lowest, left)
         state[cell] = FILLED
         counts[lowest] -= 1
         index_sums[lowest] -= cell
