@@ -1,7 +1,8 @@
 """Stage 3: one invasion-percolation run.
 
 :func:`invade` validates its arguments, seeds the engine's random stream, allocates,
-and calls a compiled kernel (:mod:`perc_mpi._fast` or :mod:`perc_mpi._original`).
+and calls a compiled kernel (:mod:`perc_mpi._fast`, :mod:`perc_mpi._original` or, for
+``depth="continuous"``, :mod:`perc_mpi._continuous`).
 The process: every cell gets an integer value uniform in 1..depth; cell
 (width // 2, height // 2) is filled first; then, repeatedly, among the unfilled cells
 4-adjacent to the cluster, one of those with the lowest value is filled, chosen
@@ -74,18 +75,23 @@ def _block_shift(depth: int) -> int:
 
 
 def run_kernel(params: RunParams, state: np.ndarray):
-    """Run the compiled kernel of ``params.engine`` on a zeroed state array.
+    """Run the compiled kernel of ``params`` (continuous model, fast or original engine)
+    on a zeroed state array.
 
-    Returns ``(n_filled, cells, values)`` (see the kernels).
+    Returns ``(n_filled, cells, values, frontier)``: see the kernels; ``frontier`` is the
+    continuous model's drawn values but the centre's, None otherwise.
     """
     w, h, d = params.width, params.height, params.depth
     # Interpreted runs (NUMBA_DISABLE_JIT=1) wrap integers like the compiled code does;
     # silence NumPy's overflow warnings there.
     with np.errstate(over="ignore"):
+        if d == config.CONTINUOUS:
+            n_filled, cells, values, n_drawn, drawn = invade_continuous(w, h, fast_stream(params.seed), state)
+            return n_filled, cells, values, drawn[1:n_drawn].copy()
         if params.engine == "fast":
-            return invade_fast(w, h, d, fast_stream(params.seed), state)
+            return (*invade_fast(w, h, d, fast_stream(params.seed), state), None)
         words, position = original_stream(params.seed)
-        return invade_original(w, h, d, words, position, _block_shift(d), state)
+        return (*invade_original(w, h, d, words, position, _block_shift(d), state), None)
 
 
 def invade(width: int, height: int, depth: int | str, seed: int | None = None,
@@ -109,14 +115,7 @@ def run(params: RunParams) -> InvasionResult:
     """Return the :class:`InvasionResult` of already validated parameters."""
     # np.zeros maps zero pages lazily: only the pages the cluster touches cost memory.
     state = np.zeros(params.width * params.height, np.uint8)
-    frontier = None
-    if params.depth == config.CONTINUOUS:
-        with np.errstate(over="ignore"):
-            n_filled, cells, values, n_drawn, drawn = invade_continuous(
-                params.width, params.height, fast_stream(params.seed), state)
-        frontier = drawn[1:n_drawn].copy()
-    else:
-        n_filled, cells, values = run_kernel(params, state)
+    n_filled, cells, values, frontier = run_kernel(params, state)
     fill_x, fill_y = np.divmod(cells[:n_filled], params.height)
     return InvasionResult(params, fill_x, fill_y, values[:n_filled].copy(), frontier)
 
