@@ -31,7 +31,7 @@ from mpi4py import MPI
 
 from . import __version__, config, engine, report
 from .aggregate import RingSums, sorted_rows, summarize
-from .jobs import DONE, FAILED, RECORD_DTYPE, pending_records, run_job
+from .jobs import DONE, RECORD_DTYPE, pending_records, progress, run_job
 from .parameters import ParameterError, RunParams, SweepParams, available_memory, parse_slice, parse_sweep
 from .plan import Plan, assign_ranks, balance, build_plan, in_slice
 from .store import partial_path, read_snapshot, write_snapshot
@@ -273,13 +273,8 @@ class Inbox:
         """Write the output file as it stands now; return the summary."""
         plan = self.start.plan
         summary, density = summarize(plan.points, self.runs, self.rings)
-        status = self.runs["status"]
-        self.attrs.update(
-            jobs_total=len(self.runs), jobs_done=int(np.count_nonzero(status == DONE)),
-            jobs_failed=int(np.count_nonzero(status == FAILED)),
-            complete=bool(np.all(status[self.start.scope] == DONE)),  # of this file's slice
-            end_time=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        )
+        self.attrs.update(progress(self.runs, self.start.scope),  # complete: of this file's slice
+                          end_time=datetime.now(timezone.utc).isoformat(timespec="seconds"))
         ring_sums = [self.rings.of(i) for i in range(len(plan.points))]
         write_snapshot(self.start.path, self.attrs, self.runs, summary, density, ring_sums, plan.points,
                        self.failures, self.clusters)

@@ -24,6 +24,15 @@ RECORD_DTYPE = np.dtype(
 )
 
 
+def progress(runs: np.ndarray, scope: np.ndarray | None = None) -> dict:
+    """Return the file's progress attributes: jobs_total, jobs_done, jobs_failed and
+    complete (every job in ``scope``, all jobs by default, is done)."""
+    status = runs["status"]
+    in_scope = status if scope is None else status[scope]
+    return {"jobs_total": len(runs), "jobs_done": int(np.count_nonzero(status == DONE)),
+            "jobs_failed": int(np.count_nonzero(status == FAILED)), "complete": bool(np.all(in_scope == DONE))}
+
+
 def pending_records(jobs: np.ndarray) -> np.ndarray:
     """Return one PENDING record per job (results not yet known)."""
     records = np.zeros(len(jobs), RECORD_DTYPE)

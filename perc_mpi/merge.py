@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .aggregate import RingSums, sorted_rows, summarize
-from .jobs import DONE, RECORD_DTYPE
+from .jobs import DONE, RECORD_DTYPE, progress
 from .parameters import ParameterError, parse_sweep
 from .plan import build_plan
 from .report import write_summary_csv
@@ -62,16 +62,14 @@ def merge(output: Path, parts: list[Path], force: bool = False) -> tuple[np.ndar
         rings.sums += np.concatenate(snap.ring_sums)
     failures = {job: text for snap in snapshots for job, text in snap.failures.items() if owner[job] < 0}
     summary, density = summarize(plan.points, runs, rings)
-    status = runs["status"]
     attrs = dict(first)
+    attrs.update(progress(runs))
     attrs.update(
         slice="", sessions=int(sum(s.attrs.get("sessions", 1) for s in snapshots)),
         hosts=",".join(sorted({h for s in snapshots for h in str(s.attrs.get("hosts", "")).split(",") if h})),
         mpi_size=int(max(s.attrs.get("mpi_size", 1) for s in snapshots)),
         end_time=max(str(s.attrs.get("end_time", "")) for s in snapshots),
         start_time=min(str(s.attrs.get("start_time", "")) for s in snapshots),
-        jobs_total=len(runs), jobs_done=int(np.count_nonzero(status == DONE)),
-        jobs_failed=int(np.count_nonzero(status == 2)), complete=bool(np.all(status == DONE)),
         merged_from=",".join(str(p) for p in parts),
     )
     ring_sums = [rings.of(i) for i in range(len(plan.points))]

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import config, results
 from .aggregate import sorted_rows
+from .jobs import DONE
 from .report import write_summary_csv
 
 MAX_PANELS = 12  # per-point figures show the first points of the cube, in cube order
@@ -80,7 +81,7 @@ def plot_clusters(plt, sweep: results.SweepResults, path: Path) -> None:
     n = min(len(sweep.points), MAX_PANELS)
     fig, axes = _grid(plt, n)
     for i, ax in zip(range(n), axes):
-        done = np.flatnonzero((sweep.runs["point"] == i) & (sweep.runs["status"] == 1))
+        done = np.flatnonzero((sweep.runs["point"] == i) & (sweep.runs["status"] == DONE))
         ax.set_title(_label(sweep.points[i]), fontsize="medium")
         ax.set_xticks([])
         ax.set_yticks([])
@@ -94,7 +95,7 @@ def plot_clusters(plt, sweep: results.SweepResults, path: Path) -> None:
 def plot_time(plt, sweep: results.SweepResults, path: Path) -> None:
     """Wall time per run against grid size, one series per depth (where compute goes)."""
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    runs = sweep.runs[sweep.runs["status"] == 1]
+    runs = sweep.runs[sweep.runs["status"] == DONE]
     for depth in np.unique(runs["depth"]):
         chosen = runs[runs["depth"] == depth]
         side = np.sqrt(chosen["width"].astype(float) * chosen["height"])
