@@ -23,7 +23,7 @@ from . import config, engine, measures
 from .aggregate import SUMMARY_DTYPE, RingSums, summarize
 from .jobs import DONE, PENDING, RECORD_DTYPE, params_of, unpack_cluster
 from .plan import POINT_DTYPE
-from .store import SUM_DATASETS
+from .store import read_ring_sums, read_table
 
 
 @dataclass(frozen=True)
@@ -143,16 +143,7 @@ def open(path: str | Path) -> SweepResults:  # noqa: A001 -- results.open mirror
     """Return the :class:`SweepResults` of a sweep file."""
     path = Path(path)
     with h5py.File(path, "r") as f:
-        def table(group, dtype):
-            out = np.zeros(len(next(iter(f[group].values()))), dtype)
-            for name in dtype.names:
-                out[name] = f[group][name][()]
-            return out
-
-        runs = table("runs", RECORD_DTYPE)
-        summary = table("summary", SUMMARY_DTYPE)
-        names = sorted(f["density"])
-        points = np.array([tuple(f["density"][n].attrs[k] for k in POINT_DTYPE.names) for n in names], POINT_DTYPE)
-        ring_sums = [np.concatenate([f["density"][n][d][()] for d in SUM_DATASETS if d in f["density"][n]])
-                     for n in names]
-        return SweepResults(path, dict(f.attrs), runs, summary, points, ring_sums)
+        points = np.array([tuple(point.attrs[k] for k in POINT_DTYPE.names)
+                           for _, point in sorted(f["density"].items())], POINT_DTYPE)
+        return SweepResults(path, dict(f.attrs), read_table(f["runs"], RECORD_DTYPE),
+                            read_table(f["summary"], SUMMARY_DTYPE), points, read_ring_sums(f))

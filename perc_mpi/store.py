@@ -116,15 +116,25 @@ def write_snapshot(path: str | os.PathLike, attrs: dict[str, Any], runs: np.ndar
     return path
 
 
+def read_table(group: h5py.Group, dtype: np.dtype) -> np.ndarray:
+    """Return a group of 1-D column datasets as one structured array of ``dtype``."""
+    table = np.zeros(len(group[dtype.names[0]]), dtype)
+    for name in dtype.names:
+        table[name] = group[name][()]
+    return table
+
+
+def read_ring_sums(f: h5py.File) -> list[np.ndarray]:
+    """Return each point's summed vector (rings, then any acceptance bins), point order."""
+    return [np.concatenate([point[name][()] for name in SUM_DATASETS if name in point])
+            for _, point in sorted(f["density"].items())]
+
+
 def read_snapshot(path: str | os.PathLike, record_dtype: np.dtype) -> Snapshot:
     """Return the :class:`Snapshot` stored in a sweep file."""
     with h5py.File(path, "r") as f:
-        runs = np.zeros(len(f["runs/job"]), record_dtype)
-        for name in record_dtype.names:
-            runs[name] = f["runs"][name][()]
-        points = sorted(f["density"])
-        ring_sums = [np.concatenate([f["density"][p][name][()] for name in SUM_DATASETS if name in f["density"][p]])
-                     for p in points]
+        runs = read_table(f["runs"], record_dtype)
+        ring_sums = read_ring_sums(f)
         failures = dict(zip(f["failures/job"][()].tolist(), (e.decode() for e in f["failures/error"][()])))
         clusters = {}
         for data in f["clusters"].values() if "clusters" in f else ():
