@@ -44,8 +44,9 @@ def pending_records(jobs: np.ndarray) -> np.ndarray:
 
 @dataclass
 class JobOutcome:
-    """A finished job: its record and filled cells per distance ring (see
-    :func:`perc_mpi.measures.ring_counts`), or the error that stopped it."""
+    """A finished job: its record and its point's summed-vector contribution (filled
+    cells per distance ring, see :func:`perc_mpi.measures.ring_counts`, then the
+    continuous model's acceptance bins), or the error that stopped it."""
 
     record: np.void
     rings: np.ndarray | None
