@@ -144,14 +144,15 @@ def _find_tie(state, values, cell, level, left):
 
 
 @njit(cache=True, error_model="numpy")
-def invade_original(width, height, depth, mt, pos, block_shift, state):
+def invade_original(width, height, depth, mt, pos, block_shift, state, values, cells, fill_values):
     """Run one invasion exactly as the original, continuing the MT19937 state ``mt``/``pos``.
 
-    ``state`` is a zeroed uint8 array of width*height cells (index x*height+y).
-    Returns ``(n_filled, cells, values)`` like :func:`perc_mpi._fast.invade_fast`.
+    ``state`` is a zeroed uint8 array of width*height cells (index x*height+y);
+    ``values`` (uint16, one per cell) receives the grid's values.  Writes the filled
+    cells and their values to ``cells`` and ``fill_values`` and returns ``n_filled``,
+    like :func:`perc_mpi._fast.invade_fast`.
     """
     n_cells = width * height
-    values = np.empty(n_cells, np.uint16)
     i = draw_values(mt, pos[0], depth, values)  # x-outer, y-inner: the linear order
 
     block = 1 << block_shift
@@ -160,8 +161,6 @@ def invade_original(width, height, depth, mt, pos, block_shift, state):
     counts = np.zeros(depth + 1, np.int64)
     # With a single tie its index is the level's index sum: no search needed.
     index_sums = np.zeros(depth + 1, np.int64)
-    cells = np.empty(n_cells, np.int32)  # room for every cell: untouched pages cost nothing
-    fill_values = np.empty(n_cells, np.uint16)
 
     cell = (width // 2) * height + height // 2
     state[cell] = FILLED
@@ -200,4 +199,4 @@ def invade_original(width, height, depth, mt, pos, block_shift, state):
         y = cell - x * height
         if x == 0 or x == width - 1 or y == 0 or y == height - 1:
             pos[0] = i
-            return n_filled, cells, fill_values
+            return n_filled
