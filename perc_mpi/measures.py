@@ -22,10 +22,16 @@ import numpy as np
 def ring_table(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return ``(r2, cells, ring_of)`` for a grid shape: each distinct squared distance
     from the centre cell (width // 2, height // 2) present in the grid, ascending; how
-    many cells have it; and the lookup from a squared distance to its ring index.
+    many cells have it; and the ring index (into ``r2``) of each offset from the centre,
+    ``ring_of[|dx|, |dy|]`` (int32, shape (width // 2 + 1, height // 2 + 1)).
+
+    The lookup is by offset, not by squared distance: a cluster's cells are close to
+    each other, so their offsets are too, while their squared distances are scattered
+    over a table twice as large (measured: the lookup 2-3x faster).
     """
-    ux, mx = np.unique((np.arange(width, dtype=np.int64) - width // 2) ** 2, return_counts=True)
-    uy, my = np.unique((np.arange(height, dtype=np.int64) - height // 2) ** 2, return_counts=True)
+    cx, cy = width // 2, height // 2  # |dx| <= cx and |dy| <= cy (odd sides: one spare)
+    ux, mx = np.unique((np.arange(width, dtype=np.int64) - cx) ** 2, return_counts=True)
+    uy, my = np.unique((np.arange(height, dtype=np.int64) - cy) ** 2, return_counts=True)
     # int32 throughout: at 10001 x 10001 this table spans 5e7 squared distances.
     counts = np.zeros(int(ux[-1] + uy[-1]) + 1, np.int32)
     for a, ma in zip(ux, mx):  # one vectorized add per distinct |dx|; a row's indices are distinct
@@ -33,8 +39,12 @@ def ring_table(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     r2 = np.flatnonzero(counts)
     cells = counts[r2].astype(np.int64)
     # Reuse the buffer: ring index of a present squared distance = present ones below it.
-    ring_of = np.cumsum(counts > 0, dtype=np.int32, out=counts)
-    ring_of -= 1
+    ring_of_r2 = np.cumsum(counts > 0, dtype=np.int32, out=counts)
+    ring_of_r2 -= 1
+    ring_of = np.empty((cx + 1, cy + 1), np.int32)
+    squares = np.arange(cy + 1, dtype=np.int64) ** 2
+    for a in range(cx + 1):  # row by row: no (cx+1) x (cy+1) int64 temporary
+        ring_of[a] = ring_of_r2[a * a + squares]
     tables = (r2, cells, ring_of)
     for table in tables:
         table.flags.writeable = False
@@ -45,14 +55,13 @@ def ring_counts(width: int, height: int, fill_x: np.ndarray, fill_y: np.ndarray)
     """Return the number of filled cells at each distinct squared distance from the
     centre (aligned with ``ring_table(width, height)[0]``)."""
     r2, _, ring_of = ring_table(width, height)
-    # int32 arithmetic (half the memory traffic) whenever the squared distances fit
-    dtype = np.int32 if len(ring_of) < 2**31 else np.int64
-    dx = fill_x.astype(dtype) - width // 2
-    dy = fill_y.astype(dtype) - height // 2
-    dx *= dx
-    dy *= dy
-    dx += dy
-    return np.bincount(ring_of[dx], minlength=len(r2))
+    # Flat index into ring_of, in place (each temporary costs a pass and page faults).
+    offset = fill_x - width // 2
+    np.abs(offset, out=offset)
+    offset *= ring_of.shape[1]
+    dy = fill_y - height // 2
+    offset += np.abs(dy, out=dy)
+    return np.bincount(ring_of.ravel()[offset], minlength=len(r2))
 
 
 def density_profile(width: int, height: int, fill_x: np.ndarray, fill_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -70,19 +79,25 @@ def box_counts(width: int, height: int, fill_x: np.ndarray, fill_y: np.ndarray) 
         return np.array(rulers), np.array(counts)
     nx, ny = width // 2, height // 2
     # One spare row and column take the cells outside the whole 2 x 2 boxes (odd sides),
-    # cheaper than filtering them out; the spares are cut off below.
-    padded = np.zeros((nx + 1, ny + 1), bool)
-    padded[fill_x >> 1, fill_y >> 1] = True
-    occupied = padded[:nx, :ny]
+    # cheaper than filtering them out; the spares are cut off below.  The flat index is
+    # built as intp: fancy indexing would convert an int32 one first.
+    stride = ny + 1
+    padded = np.zeros((nx + 1) * stride, bool)
+    index = np.right_shift(fill_x, 1, dtype=np.intp)
+    index *= stride
+    index += fill_y >> 1
+    padded[index] = True
+    occupied = padded.reshape(nx + 1, stride)[:nx, :ny]
     ruler = 2
     while ruler < min(width, height):
         rulers.append(ruler)
         counts.append(np.count_nonzero(occupied))
         # Whole boxes of ruler 2r are whole pairs of ruler-r boxes, as
         # (n // r) // 2 == n // (2 r): OR-pool the occupancy instead of recounting cells.
+        # Rows: OR of row pairs (contiguous); columns: two adjacent bools read as one uint16.
         nx, ny = occupied.shape[0] // 2, occupied.shape[1] // 2
-        occupied = (occupied[0:2 * nx:2, 0:2 * ny:2] | occupied[1:2 * nx:2, 0:2 * ny:2]
-                    | occupied[0:2 * nx:2, 1:2 * ny:2] | occupied[1:2 * nx:2, 1:2 * ny:2])
+        row_pairs = occupied[0:2 * nx:2, :2 * ny] | occupied[1:2 * nx:2, :2 * ny]
+        occupied = row_pairs.view(np.uint16) != 0
         ruler *= 2
     return np.array(rulers), np.array(counts)
 
@@ -91,7 +106,13 @@ def box_dimension(width: int, height: int, fill_x: np.ndarray, fill_y: np.ndarra
     """Return the box-counting dimension: minus the least-squares slope of log(count)
     against log(ruler) (see :func:`box_counts`)."""
     rulers, counts = box_counts(width, height, fill_x, fill_y)
-    return float(-np.polyfit(np.log(rulers), np.log(counts), 1)[0])
+    return -_slope(np.log(rulers), np.log(counts))
+
+
+def _slope(x: np.ndarray, y: np.ndarray) -> float:
+    """Return the least-squares slope of y against x (np.polyfit's, a tenth of the cost)."""
+    dx = x - x.mean()
+    return float(dx @ (y - y.mean()) / (dx @ dx))
 
 
 def acceptance_counts(frontier_values: np.ndarray, fill_values: np.ndarray,

@@ -60,7 +60,9 @@ def test_full_grid_has_dimension_two():
 def test_ring_table_counts_every_cell():
     r2, cells, ring_of = measures.ring_table(17, 10)
     assert cells.sum() == 170 and np.all(np.diff(r2) > 0)
-    assert ring_of[r2].tolist() == list(range(len(r2)))
+    dx, dy = np.meshgrid(np.arange(9), np.arange(6), indexing="ij")
+    assert ring_of.shape == (9, 6) and np.array_equal(r2[ring_of], dx**2 + dy**2)
+    assert np.unique(ring_of).tolist() == list(range(len(r2)))
 
 
 @pytest.mark.parametrize("engine", ["fast", "original"])
