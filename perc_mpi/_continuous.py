@@ -33,7 +33,7 @@ _INITIAL_BAND = 64
 
 # Heaps are rows of 2D (keys, cells) tables: row ``row`` holds one heap, its root at column 0.
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _sift_up(keys, cells, row, i):
     key, cell = keys[row, i], cells[row, i]
     while i > 0:
@@ -45,7 +45,7 @@ def _sift_up(keys, cells, row, i):
     keys[row, i], cells[row, i] = key, cell
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@njit(cache=True, error_model="numpy")
 def _pop(keys, cells, row, size):
     """Remove the heap's minimum; return (key, cell). ``size`` is the size before."""
     top_key, top_cell = keys[row, 0], cells[row, 0]
