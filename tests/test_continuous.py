@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 from conftest import run_cli
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from naive import continuous_invasion
 
@@ -17,6 +17,7 @@ from perc_mpi.validate import FRACTAL_DIMENSION, P_C, step_position
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(3, 30), st.integers(3, 30), st.integers(0, 2**63 - 1))
+@example(21, 21, 32)  # fills two values >= 0.6 (the large heap: heapified, pushed, popped)
 def test_kernel_equals_its_plain_twin(width, height, seed):
     result = perc_mpi.invade(width, height, "continuous", seed)
     order, values, drawn = continuous_invasion(width, height, seed)
