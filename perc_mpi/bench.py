@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import config, measures
-from .engine import run
+from .engine import run, run_kernel
 from .parameters import RunParams
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,22 +43,43 @@ def machine() -> str:
             f"Numba {numba.__version__}")
 
 
-def median_ns_per_cell(size: int, depth: int | str, engine: str, reps: int) -> float:
-    """Return the median over ``reps`` seeds of engine.run time per filled cell (ns)."""
-    depth = config.CONTINUOUS if depth == "continuous" else depth
-    run(RunParams(5, 5, depth, 0, engine))  # compile or load outside the timing
-    times = []
+C_STICK = "C bucket queue (-O2)"
+WHOLE_RUN = "fast, whole engine.run (+ result arrays)"
+# The kernel table's cases: (row name, depth, what is timed).
+KERNEL_CASES = [(name, depth, timed) for name, timed in
+                [("fast", "kernel"), ("original", "kernel"), (C_STICK, "C"), (WHOLE_RUN, "run")]
+                for depth in (2, 100)] + [("continuous", "continuous", "kernel")]
+
+
+def _ns_per_cell(size: int, depth: int | str, timed: str, name: str, seed: int, c_path: str | None) -> float:
+    """Return one run's time per filled cell (ns): the kernel (``run_kernel``: values,
+    invasion, its zeroed state), the whole ``engine.run``, or the C stick."""
+    if timed == "C":
+        out = subprocess.run([c_path, str(size), str(depth), "1"], capture_output=True, text=True, check=True)
+        return float(out.stdout.split()[1])
+    engine = "original" if name == "original" else "fast"
+    params = RunParams(size, size, config.CONTINUOUS if depth == "continuous" else depth, seed, engine)
+    call = run if timed == "run" else run_kernel
+    start = time.perf_counter()
+    result = call(params)
+    elapsed = time.perf_counter() - start
+    return 1e9 * elapsed / (result.n_filled if timed == "run" else result[0])
+
+
+def kernel_table(size: int, reps: int, c_path: str | None) -> dict[tuple[str, int | str], float]:
+    """Return the median ns per filled cell of every kernel case, keyed (name, depth).
+
+    The cases are timed interleaved, seed by seed, so that this shared machine's slow
+    and fast spells hit every case alike and the ratios stay meaningful."""
+    cases = [case for case in KERNEL_CASES if c_path or case[2] != "C"]
+    for name, depth, timed in cases:  # compile or load outside the timing
+        if timed != "C":
+            _ns_per_cell(5, depth, timed, name, 0, c_path)
+    times: dict[tuple[str, int | str], list[float]] = {(name, depth): [] for name, depth, _ in cases}
     for seed in range(reps):
-        start = time.perf_counter()
-        result = run(RunParams(size, size, depth, seed, engine))
-        times.append((time.perf_counter() - start) / result.n_filled)
-    return 1e9 * float(np.median(times))
-
-
-def c_reference(path: str, size: int, depth: int, reps: int) -> float:
-    """Return the C stick's ns per filled cell."""
-    out = subprocess.run([path, str(size), str(depth), str(reps)], capture_output=True, text=True, check=True)
-    return float(out.stdout.split()[1])
+        for name, depth, timed in cases:
+            times[name, depth].append(_ns_per_cell(size, depth, timed, name, seed, c_path))
+    return {key: float(np.median(values)) for key, values in times.items()}
 
 
 def measure_share(size: int, depth: int, reps: int) -> tuple[float, float]:
@@ -136,19 +157,15 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"| kernel, {size}x{size} (ns per filled cell, median of {reps}) | depth 2 | depth 100 |")
     print("|---|---|---|")
-    rows = {engine: [median_ns_per_cell(size, d, engine, reps) for d in (2, 100)] for engine in ("fast", "original")}
-    continuous = median_ns_per_cell(size, "continuous", "fast", reps)
-    if args.c_reference:
-        rows["C bucket queue (-O2)"] = [c_reference(args.c_reference, size, d, reps) for d in (2, 100)]
-    for name, (d2, d100) in rows.items():
-        print(f"| {name} | {d2:.1f} | {d100:.1f} |")
-    if args.c_reference:
-        c2, c100 = rows["C bucket queue (-O2)"]
-        print(f"| fast / C | {rows['fast'][0] / c2:.2f} | {rows['fast'][1] / c100:.2f} |")
-    print(f"| original / fast | {rows['original'][0] / rows['fast'][0]:.2f} | "
-          f"{rows['original'][1] / rows['fast'][1]:.2f} |")
-    print(f"| continuous model (binary heap): {continuous:.1f} ns/cell, / fast | {continuous / rows['fast'][0]:.2f} | "
-          f"{continuous / rows['fast'][1]:.2f} |\n")
+    ns = kernel_table(size, reps, args.c_reference)
+    for name in dict.fromkeys(name for name, depth in ns if depth != "continuous"):
+        print(f"| {name} | {ns[name, 2]:.1f} | {ns[name, 100]:.1f} |")
+    ratios = [("original / fast", "original", "fast"), ("fast / C", "fast", C_STICK)]
+    for label, top, bottom in ratios[: 2 if args.c_reference else 1]:
+        print(f"| {label} | {ns[top, 2] / ns[bottom, 2]:.2f} | {ns[top, 100] / ns[bottom, 100]:.2f} |")
+    continuous = ns["continuous", "continuous"]
+    print(f"| continuous model (banded binary heaps): {continuous:.1f} ns/cell, / fast | "
+          f"{continuous / ns['fast', 2]:.2f} | {continuous / ns['fast', 100]:.2f} |\n")
 
     print("| other figures | value |\n|---|---|")
     for depth in (2, 100):
@@ -163,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         heavy = Path(tmp) / "heavy.json"
         sides = [101, 151, 201] if args.quick else [1001, 1501, 2001]
-        runs = 2 if args.quick else 12
+        runs = 2 if args.quick else 40  # ~12 s at -n 1: start-up (~0.7 s a process) counts little
         heavy.write_text(json.dumps({"size": sides, "depth": [2, 100], "runs": runs, "seed": 1}))
         (one, t_one), (two, t_two) = (sweep_wall(heavy, n, max(1, reps // 2)) for n in (1, 2))
     jobs = [float(re.search(r"jobs ([0-9.]+) s", t).group(1)) for t in (t_one, t_two)]
