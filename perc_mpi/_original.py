@@ -143,18 +143,33 @@ def _tree_select(tree, starts, level, rank):
     return node, rank
 
 
-@njit(cache=True, error_model="numpy")
-def _find_tie(state, values, cell, level, left):
-    """Return the ``left``-th frontier cell of ``level`` from ``cell`` on (1-based).
+# The position of a 64-bit word's only set bit: de Bruijn multiply and look up.
+_DE_BRUIJN = np.uint64(0x03F79D71B4CB0A89)
+_BIT_OF = np.zeros(64, np.int64)
+for _bit in range(64):
+    _BIT_OF[((1 << _bit) * 0x03F79D71B4CB0A89 % 2**64) >> 58] = _bit
+_U58, _U1, _U63 = np.uint64(58), np.uint64(1), np.uint64(63)
 
-    A function of its own on purpose: compiled inside the main loop this scan ran about
-    30% slower (measured at 2001 x 2001, depths 2 and 100).  The match is counted
-    without a branch: which cells match is a coin toss, a branch on it mispredicts."""
+
+@njit(cache=True, error_model="numpy")
+def _find_tie(frontier, values, cell, level, left):
+    """Return the ``left``-th frontier cell of ``level`` from ``cell`` (a multiple of 64)
+    on (1-based).
+
+    ``frontier`` has one bit per cell (cell c: bit c % 64 of word c // 64), so the search
+    visits the frontier cells only, a few per 64 cells, instead of every cell.  The level
+    is tested without a branch: which frontier cells match is a coin toss."""
+    word = cell >> 6
     while True:
-        left -= (state[cell] == FRONTIER) & (values[cell] == level)
-        if left == 0:
-            return cell
-        cell += 1
+        bits = frontier[word]
+        while bits:
+            lowest = bits & (~bits + _U1)
+            cell = (word << 6) + _BIT_OF[(lowest * _DE_BRUIJN) >> _U58]
+            left -= values[cell] == level
+            if left == 0:
+                return cell
+            bits ^= lowest
+        word += 1
 
 
 @njit(cache=True, error_model="numpy")
@@ -175,6 +190,7 @@ def invade_original(width, height, depth, mt, pos, block_shift, state, values, c
     counts = np.zeros(depth + 1, np.int64)
     # With a single tie its index is the level's index sum: no search needed.
     index_sums = np.zeros(depth + 1, np.int64)
+    frontier = np.zeros((n_cells >> 6) + 1, np.uint64)  # one bit per frontier cell
 
     cell = (width // 2) * height + height // 2
     state[cell] = FILLED
@@ -186,6 +202,7 @@ def invade_original(width, height, depth, mt, pos, block_shift, state, values, c
         for nb in (cell - height, cell + height, cell - 1, cell + 1):
             if state[nb] == 0:  # a new frontier cell: count it at its value's level
                 state[nb] = FRONTIER
+                frontier[nb >> 6] |= _U1 << np.uint64(nb & 63)
                 level = values[nb]
                 counts[level] += 1
                 index_sums[level] += nb
@@ -199,8 +216,9 @@ def invade_original(width, height, depth, mt, pos, block_shift, state, values, c
             cell = index_sums[lowest]
         else:
             start, left = _tree_select(tree, starts, lowest, rank + 1)
-            cell = _find_tie(state, values, start << block_shift, lowest, left)
+            cell = _find_tie(frontier, values, start << block_shift, lowest, left)
         state[cell] = FILLED
+        frontier[cell >> 6] &= ~(_U1 << np.uint64(cell & 63))
         counts[lowest] -= 1
         index_sums[lowest] -= cell
         _tree_add(tree, starts, lowest, cell >> block_shift, -1)
