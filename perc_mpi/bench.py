@@ -111,19 +111,26 @@ def peak_rss_mb(size: int, depth: int) -> float:
     return int(out.stdout.strip()) / 1024
 
 
-def sweep_wall(sweep: Path, ranks: int, reps: int) -> tuple[float, str]:
-    """Return (median wall seconds, last timing line) of ``mpirun -n ranks`` on a sweep."""
-    walls, timing = [], ""
+def sweep_once(sweep: Path, ranks: int, out: str) -> tuple[float, float, str]:
+    """Return (wall seconds, jobs-phase seconds, timing line) of one ``mpirun -n ranks``."""
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    start = time.perf_counter()
+    proc = subprocess.run([str(BIN / "mpirun"), "-n", str(ranks), sys.executable, "-m", "perc_mpi",
+                           str(sweep), "-o", out, "--force"], capture_output=True, text=True, env=env, check=True)
+    wall = time.perf_counter() - start
+    timing = re.search(r"timing: (.*)", proc.stderr).group(1)
+    return wall, float(re.search(r"jobs ([0-9.]+) s", timing).group(1)), timing
+
+
+def scaling(sweep: Path, reps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the median (wall, jobs-phase) seconds at -n 1 and at -n 2 (rows), timed in
+    alternation so that the machine's slow and fast spells hit both alike."""
+    times = {1: [], 2: []}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(reps):
-            start = time.perf_counter()
-            proc = subprocess.run([str(BIN / "mpirun"), "-n", str(ranks), sys.executable, "-m", "perc_mpi",
-                                   str(sweep), "-o", f"{tmp}/out.h5", "--force"],
-                                  capture_output=True, text=True, env=env, check=True)
-            walls.append(time.perf_counter() - start)
-            timing = re.search(r"timing: (.*)", proc.stderr).group(1)
-    return float(np.median(walls)), timing
+            for ranks in (1, 2):
+                times[ranks].append(sweep_once(sweep, ranks, f"{tmp}/out.h5")[:2])
+    return np.median(times[1], axis=0), np.median(times[2], axis=0)
 
 
 def jit_start(reps: int) -> tuple[float, float]:
@@ -175,19 +182,20 @@ def main(argv: list[str] | None = None) -> None:
     print(f"| peak RSS, one {big}x{big} depth 100 run + measures | {peak_rss_mb(big, 100):.0f} MB |")
     cold, warm = jit_start(max(reps, 2))
     print(f"| process start + first runs, empty / filled numba cache | {cold:.2f} s / {warm:.2f} s |")
-    wall, timing = sweep_wall(ROOT / "examples" / "sweep.json", 2, reps)
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = [sweep_once(ROOT / "examples" / "sweep.json", 2, f"{tmp}/out.h5") for _ in range(reps)]
+    wall, _, timing = sorted(runs)[len(runs) // 2]  # the median run, with its own breakdown
     print(f"| examples/sweep.json (90 jobs), mpirun -n 2, wall | {wall:.2f} s ({timing}) |")
     with tempfile.TemporaryDirectory() as tmp:
         heavy = Path(tmp) / "heavy.json"
         sides = [101, 151, 201] if args.quick else [1001, 1501, 2001]
         runs = 2 if args.quick else 40  # ~12 s at -n 1: start-up (~0.7 s a process) counts little
         heavy.write_text(json.dumps({"size": sides, "depth": [2, 100], "runs": runs, "seed": 1}))
-        (one, t_one), (two, t_two) = (sweep_wall(heavy, n, max(1, reps // 2)) for n in (1, 2))
-    jobs = [float(re.search(r"jobs ([0-9.]+) s", t).group(1)) for t in (t_one, t_two)]
+        one, two = scaling(heavy, max(1, (reps + 1) // 2))
     print(f"| strong scaling, sizes {sides} x depth 2, 100 x {runs} runs, -n 1 / -n 2: wall | "
-          f"{one:.2f} s / {two:.2f} s = {one / two:.2f}x |")
-    print(f"| same, jobs phase only (no start-up, no write) | {jobs[0]:.2f} s / {jobs[1]:.2f} s = "
-          f"{jobs[0] / jobs[1]:.2f}x |")
+          f"{one[0]:.2f} s / {two[0]:.2f} s = {one[0] / two[0]:.2f}x |")
+    print(f"| same, jobs phase only (no start-up, no write) | {one[1]:.2f} s / {two[1]:.2f} s = "
+          f"{one[1] / two[1]:.2f}x |")
 
 
 if __name__ == "__main__":
