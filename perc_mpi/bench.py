@@ -1,8 +1,9 @@
 """Benchmarks: ``python -m perc_mpi.bench`` prints the performance table of the README.
 
 Every figure is measured here and now: medians over repeated runs, ratios side by side
-in one process.  ``--c-reference PATH`` adds the plain-C bucket-queue stick (a binary
-taking ``SIZE DEPTH REPS`` and printing ``ns_per_cell X ...``) to the kernel table.
+in one process.  ``--c-reference PATH`` adds the plain-C bucket-queue stick
+(``gcc -O2 -o PATH benchmarks/ref_bucket.c``: takes ``SIZE DEPTH REPS``, prints
+``ns_per_cell X ...``) to the kernel table.
 ``--quick`` shrinks every size (a smoke test, not a measurement).
 """
 
