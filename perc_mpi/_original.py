@@ -13,10 +13,17 @@ cell, so a step costs O(log cells) instead of a sort of the ties.
 import numpy as np
 from numba import njit
 
+# Numba's cache is keyed on this file only: after changing _fast.py, delete
+# perc_mpi/__pycache__ (or touch this file) so this kernel is recompiled with the change.
+from ._fast import grow_rows
+
 # The same state encoding as the fast kernel (the wrapper reads both).  Defined here,
-# not imported: numba's cache is invalidated by this file's changes only, and compiled
-# code keeps global constants, so an imported constant could go stale in the cache.
+# not imported: compiled code keeps global constants, so an imported constant could go
+# stale in the cache (see above).
 FRONTIER, FILLED = 1, 3
+# A level's ties are kept in a plain list (a bucket) until a step finds more of them
+# than this; from then on in the level's count tree (any value gives the same run).
+SMALL_TIES = 32
 
 _MT_N = 624
 _MT_M = 397
@@ -173,13 +180,28 @@ def _find_tie(frontier, values, cell, level, left):
 
 
 @njit(cache=True, error_model="numpy")
-def invade_original(width, height, depth, mt, pos, block_shift, state, values, cells, fill_values):
+def _kth_smallest(buckets, level, size, k):
+    """Return the position in ``buckets[level, :size]`` (distinct cells) of the cell with
+    ``k`` cells below it: each candidate's rank counted without a branch."""
+    for j in range(size):
+        below = 0
+        for m in range(size):
+            below += buckets[level, m] < buckets[level, j]
+        if below == k:
+            return j
+    return -1  # unreachable: some cell has exactly k below it
+
+
+@njit(cache=True, error_model="numpy")
+def invade_original(width, height, depth, mt, pos, block_shift, small_ties, state, values, cells, fill_values):
     """Run one invasion exactly as the original, continuing the MT19937 state ``mt``/``pos``.
 
     ``state`` is a zeroed uint8 array of width*height cells (index x*height+y);
-    ``values`` (uint16, one per cell) receives the grid's values.  Writes the filled
-    cells and their values to ``cells`` and ``fill_values`` and returns ``n_filled``,
-    like :func:`perc_mpi._fast.invade_fast`.
+    ``values`` (uint16, one per cell) receives the grid's values.  A level's ties move
+    from a list to a count tree once a step meets more than ``small_ties`` of them (a
+    speed choice only: any value gives the same run).  Writes the filled cells and
+    their values to ``cells`` and ``fill_values`` and returns ``n_filled``, like
+    :func:`perc_mpi._fast.invade_fast`.
     """
     n_cells = width * height
     i = draw_values(mt, pos[0], depth, values)  # x-outer, y-inner: the linear order
@@ -191,6 +213,12 @@ def invade_original(width, height, depth, mt, pos, block_shift, state, values, c
     # With a single tie its index is the level's index sum: no search needed.
     index_sums = np.zeros(depth + 1, np.int64)
     frontier = np.zeros((n_cells >> 6) + 1, np.uint64)  # one bit per frontier cell
+    # Ties are found in a level's count tree only once a step met more than
+    # ``small_ties`` (SMALL_TIES) of them: most levels never do at large depth (at depth 100, 85% of steps have a
+    # single tie and the mean is 6), so their trees -- up to 4 bytes a cell in all,
+    # cache misses on every update -- are never touched.
+    buckets = np.empty((depth + 1, 16), np.int32)
+    treed = np.zeros(depth + 1, np.bool_)
 
     cell = (width // 2) * height + height // 2
     state[cell] = FILLED
@@ -204,24 +232,38 @@ def invade_original(width, height, depth, mt, pos, block_shift, state, values, c
                 state[nb] = FRONTIER
                 frontier[nb >> 6] |= _U1 << np.uint64(nb & 63)
                 level = values[nb]
+                if treed[level]:
+                    _tree_add(tree, starts, level, nb >> block_shift, 1)
+                else:
+                    if counts[level] == buckets.shape[1]:
+                        buckets = grow_rows(buckets)
+                    buckets[level, counts[level]] = nb
                 counts[level] += 1
                 index_sums[level] += nb
-                _tree_add(tree, starts, level, nb >> block_shift, 1)
                 lowest = min(lowest, np.int64(level))
         while counts[lowest] == 0:
             lowest += 1
         ties = counts[lowest]
         rank, i = randbelow(mt, i, ties)  # drawn even for one tie, as randrange(1) does
-        if ties == 1:
-            cell = index_sums[lowest]
+        if not treed[lowest] and ties > small_ties:  # this level's list becomes its tree
+            for j in range(ties):
+                _tree_add(tree, starts, lowest, buckets[lowest, j] >> block_shift, 1)
+            treed[lowest] = True
+        if treed[lowest]:
+            if ties == 1:  # with a single tie its index is the level's index sum
+                cell = index_sums[lowest]
+            else:
+                start, left = _tree_select(tree, starts, lowest, rank + 1)
+                cell = _find_tie(frontier, values, start << block_shift, lowest, left)
+            _tree_add(tree, starts, lowest, cell >> block_shift, -1)
         else:
-            start, left = _tree_select(tree, starts, lowest, rank + 1)
-            cell = _find_tie(frontier, values, start << block_shift, lowest, left)
+            at = _kth_smallest(buckets, lowest, ties, rank)
+            cell = buckets[lowest, at]
+            buckets[lowest, at] = buckets[lowest, ties - 1]
         state[cell] = FILLED
         frontier[cell >> 6] &= ~(_U1 << np.uint64(cell & 63))
         counts[lowest] -= 1
         index_sums[lowest] -= cell
-        _tree_add(tree, starts, lowest, cell >> block_shift, -1)
 
         cells[n_filled] = cell
         fill_values[n_filled] = lowest

@@ -21,7 +21,7 @@ import numpy as np
 from . import config
 from ._continuous import invade_continuous
 from ._fast import invade_fast
-from ._original import invade_original
+from ._original import SMALL_TIES, invade_original
 from .parameters import RunParams, parse_run
 
 _MIN_BLOCK_SHIFT = 6  # 64 cells per counted block in the original engine
@@ -121,7 +121,7 @@ def run_kernel(params: RunParams):
         if params.engine == "fast":
             return invade_fast(w, h, d, fast_stream(params.seed), state, cells, values), cells, values, None
         words, position = original_stream(params.seed)
-        n_filled = invade_original(w, h, d, words, position, _block_shift(d), state,
+        n_filled = invade_original(w, h, d, words, position, _block_shift(d), SMALL_TIES, state,
                                    _buffer("grid_levels", n_cells, np.uint16), cells, values)
         return n_filled, cells, values, None
 

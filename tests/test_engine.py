@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from naive import fast_invasion, heap_invasion, original_invasion
 
 import perc_mpi
+from perc_mpi import _original, engine
 from perc_mpi.parameters import ParameterError
 
 SHAPES = [(3, 3, 1), (3, 7, 2), (7, 9, 2), (11, 11, 10), (15, 15, 5), (21, 13, 100), (30, 30, 3), (12, 40, 7)]
@@ -38,6 +39,22 @@ def test_original_engine_with_large_depth_and_big_blocks():
         for seed in range(5):
             result = perc_mpi.invade(*shape, seed, engine="original")
             assert fill_order(result) == original_invasion(*shape, seed)[1]
+
+
+@pytest.mark.parametrize("small_ties", [0, 3, 2**40])
+def test_original_kernel_gives_the_same_run_for_any_tie_list_limit(small_ties):
+    # Ties move from a per-level list to a count tree past the limit: 0 puts every level
+    # in its tree at once (blocks of 512 cells at depth 300), 2**40 never does.
+    for width, height, depth in [(25, 25, 300), (17, 23, 70), (30, 30, 3), (41, 41, 1)]:
+        for seed in range(4):
+            n = width * height
+            words, position = engine.original_stream(seed)
+            cells = np.empty(n, np.int32)
+            n_filled = _original.invade_original(
+                width, height, depth, words, position, engine._block_shift(depth), small_ties,
+                np.zeros(n, np.uint8), np.empty(n, np.uint16), cells, np.empty(n, np.uint16))
+            order = [(int(c) // height, int(c) % height) for c in cells[:n_filled]]
+            assert order == original_invasion(width, height, depth, seed)[1]
 
 
 @pytest.mark.parametrize("shape", SHAPES)
