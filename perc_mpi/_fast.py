@@ -90,22 +90,37 @@ def invade_fast(width, height, depth, s, state, cells, values):
     # One row of cell indices per value level; all rows grow together (amortised O(1)).
     buckets = np.empty((depth + 1, _INITIAL_BUCKET), np.int32)
     lengths = np.zeros(depth + 1, np.int64)
-
     cell = (width // 2) * height + height // 2
     state[cell] |= FILLED
     cells[0] = cell
     values[0] = 1 + bounded(s, depth)
-    n_filled = 1
-    lowest = depth + 1
-    while True:
+    progress = np.array([1, depth + 1, 0])  # see _fill
+    while not _fill(height, depth, s, state, cells, values, buckets, lengths, progress):
+        buckets = grow_rows(buckets)
+    return progress[0]
+
+
+@njit(cache=True, error_model="numpy")
+def _fill(height, depth, s, state, cells, values, buckets, lengths, progress):
+    """Fill cells until a border cell is filled (return True) or the next step could
+    overflow a bucket (return False: grow the table and call again).
+
+    ``progress`` carries (cells filled, lowest level that may hold a cell, longest any
+    bucket has been) from call to call.  The loop lives apart from the table's growth
+    on purpose: a Numba function that rebinds an array inside a loop pays a
+    reference-count increment and decrement on every pass (measured: 40% of this
+    kernel's time at depth 2).
+    """
+    n_filled, lowest, longest = progress[0], progress[1], progress[2]
+    while longest + 4 <= buckets.shape[1]:  # a step adds at most 4 cells to a bucket
+        cell = cells[n_filled - 1]
         for neighbour in (cell - height, cell + height, cell - 1, cell + 1):
             if state[neighbour] & STATUS == UNSEEN:
                 state[neighbour] |= FRONTIER
                 level = 1 + bounded(s, depth)
-                if lengths[level] == buckets.shape[1]:
-                    buckets = grow_rows(buckets)
                 buckets[level, lengths[level]] = neighbour
                 lengths[level] += 1
+                longest = max(longest, lengths[level])
                 lowest = min(lowest, level)
 
         while lengths[lowest] == 0:
@@ -120,4 +135,7 @@ def invade_fast(width, height, depth, s, state, cells, values):
         values[n_filled] = lowest
         n_filled += 1
         if state[cell] & BORDER:
-            return n_filled
+            progress[0] = n_filled
+            return True
+    progress[0], progress[1], progress[2] = n_filled, lowest, longest
+    return False

@@ -208,25 +208,45 @@ def invade_original(width, height, depth, mt, pos, block_shift, small_ties, stat
 
     block = 1 << block_shift
     starts = count_tree_layout((n_cells + block - 1) >> block_shift)
+    # Per level: its count tree (a row; untouched rows cost no memory), its number of
+    # frontier cells, their index sum (a single tie's index: no search needed), whether
+    # its ties are in the tree yet, and its list of ties until then.  Ties move to the
+    # tree only once a step met more than ``small_ties`` of them: most levels never do
+    # at large depth (at depth 100, 85% of steps have a single tie and the mean is 6),
+    # so their trees -- cache misses on every update -- are never touched.
     tree = np.zeros((depth + 1, starts[-1]), np.int32)
     counts = np.zeros(depth + 1, np.int64)
-    # With a single tie its index is the level's index sum: no search needed.
     index_sums = np.zeros(depth + 1, np.int64)
-    frontier = np.zeros((n_cells >> 6) + 1, np.uint64)  # one bit per frontier cell
-    # Ties are found in a level's count tree only once a step met more than
-    # ``small_ties`` (SMALL_TIES) of them: most levels never do at large depth (at depth 100, 85% of steps have a
-    # single tie and the mean is 6), so their trees -- up to 4 bytes a cell in all,
-    # cache misses on every update -- are never touched.
-    buckets = np.empty((depth + 1, 16), np.int32)
     treed = np.zeros(depth + 1, np.bool_)
+    buckets = np.empty((depth + 1, 16), np.int32)
+    frontier = np.zeros((n_cells >> 6) + 1, np.uint64)  # one bit per frontier cell
 
     cell = (width // 2) * height + height // 2
     state[cell] = FILLED
     cells[0] = cell
     fill_values[0] = values[cell]
-    n_filled = 1
-    lowest = depth + 1
-    while True:
+    progress = np.array([1, depth + 1, 0, i])  # see _fill
+    while not _fill(width, height, block_shift, small_ties, mt, state, values, cells, fill_values,
+                    starts, tree, counts, index_sums, treed, buckets, frontier, progress):
+        buckets = grow_rows(buckets)
+    pos[0] = progress[3]
+    return progress[0]
+
+
+@njit(cache=True, error_model="numpy")
+def _fill(width, height, block_shift, small_ties, mt, state, values, cells, fill_values,
+          starts, tree, counts, index_sums, treed, buckets, frontier, progress):
+    """Fill cells until a border cell is filled (return True) or the next step could
+    overflow a list of ties (return False: grow the lists and call again).
+
+    ``progress`` carries (cells filled, lowest level that may hold a cell, longest any
+    list has been, Mersenne Twister position) from call to call.  The loop lives apart
+    from the lists' growth because a Numba function that rebinds an array inside a loop
+    pays a reference-count increment and decrement on every pass.
+    """
+    n_filled, lowest, longest, i = progress[0], progress[1], progress[2], progress[3]
+    while longest + 4 <= buckets.shape[1]:  # a step adds at most 4 cells to a list
+        cell = cells[n_filled - 1]
         for nb in (cell - height, cell + height, cell - 1, cell + 1):
             if state[nb] == 0:  # a new frontier cell: count it at its value's level
                 state[nb] = FRONTIER
@@ -235,9 +255,8 @@ def invade_original(width, height, depth, mt, pos, block_shift, small_ties, stat
                 if treed[level]:
                     _tree_add(tree, starts, level, nb >> block_shift, 1)
                 else:
-                    if counts[level] == buckets.shape[1]:
-                        buckets = grow_rows(buckets)
                     buckets[level, counts[level]] = nb
+                    longest = max(longest, counts[level] + 1)
                 counts[level] += 1
                 index_sums[level] += nb
                 lowest = min(lowest, np.int64(level))
@@ -250,7 +269,7 @@ def invade_original(width, height, depth, mt, pos, block_shift, small_ties, stat
                 _tree_add(tree, starts, lowest, buckets[lowest, j] >> block_shift, 1)
             treed[lowest] = True
         if treed[lowest]:
-            if ties == 1:  # with a single tie its index is the level's index sum
+            if ties == 1:
                 cell = index_sums[lowest]
             else:
                 start, left = _tree_select(tree, starts, lowest, rank + 1)
@@ -272,5 +291,7 @@ def invade_original(width, height, depth, mt, pos, block_shift, small_ties, stat
         x = cell // height
         y = cell - x * height
         if x == 0 or x == width - 1 or y == 0 or y == height - 1:
-            pos[0] = i
-            return n_filled
+            progress[0], progress[3] = n_filled, i
+            return True
+    progress[0], progress[1], progress[2], progress[3] = n_filled, lowest, longest, i
+    return False
