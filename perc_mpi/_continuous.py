@@ -90,22 +90,39 @@ def invade_continuous(width, height, s, state, cells, values, drawn, heap_keys, 
     Returns ``(n_filled, n_drawn)``.
     """
     mark_border(width, height, state)
-    high_keys, high_cells = heap_keys.reshape((1, heap_keys.size)), heap_cells.reshape((1, heap_cells.size))
     band_keys = np.empty((_BANDS, _INITIAL_BAND), np.float64)
     band_cells = np.empty((_BANDS, _INITIAL_BAND), np.int32)
     band_sizes = np.zeros(_BANDS, np.int64)
-    to_band = _BANDS / _SPLIT
 
     cell = (width // 2) * height + height // 2
     state[cell] |= FILLED
     value = (next_u64(s) >> np.uint64(11)) * _TO_UNIT
     drawn[0] = value
     cells[0], values[0] = cell, value
-    n_filled, n_drawn, high = 1, 1, 0
-    # The large heap is a plain list until it is first popped (most runs never pop it).
-    high_is_heap = False
-    lowest = _BANDS  # no band below this one holds a cell
-    while True:
+    progress = np.array([1, 1, 0, _BANDS, 0, 0])  # see _fill
+    while not _fill(height, s, state, cells, values, drawn, heap_keys.reshape((1, heap_keys.size)),
+                    heap_cells.reshape((1, heap_cells.size)), band_keys, band_cells, band_sizes, progress):
+        band_keys, band_cells = grow_rows(band_keys), grow_rows(band_cells)
+    return progress[0], progress[1]
+
+
+@njit(cache=True, error_model="numpy")
+def _fill(height, s, state, cells, values, drawn, high_keys, high_cells, band_keys, band_cells, band_sizes,
+          progress):
+    """Fill cells until a border cell is filled (return True) or the next step could
+    overflow a band (return False: grow the bands and call again).
+
+    ``progress`` carries (cells filled, values drawn, size of the large heap, lowest band
+    that may hold a cell, largest any band has been, whether the large heap is a heap
+    yet) from call to call.  The loop lives apart from the bands' growth because a Numba
+    function that rebinds an array inside a loop pays a reference-count increment and
+    decrement on every pass.
+    """
+    n_filled, n_drawn, high, lowest, longest = progress[0], progress[1], progress[2], progress[3], progress[4]
+    high_is_heap = progress[5] == 1  # a plain list until first popped (most runs never pop it)
+    to_band = _BANDS / _SPLIT
+    while longest + 4 <= band_keys.shape[1]:  # a step adds at most 4 cells to a band
+        cell = cells[n_filled - 1]
         for neighbour in (cell - height, cell + height, cell - 1, cell + 1):
             if state[neighbour] & STATUS == UNSEEN:
                 state[neighbour] |= FRONTIER
@@ -115,11 +132,10 @@ def invade_continuous(width, height, s, state, cells, values, drawn, heap_keys, 
                 if value < _SPLIT:
                     band = int(value * to_band)
                     size = band_sizes[band]
-                    if size == band_keys.shape[1]:
-                        band_keys, band_cells = grow_rows(band_keys), grow_rows(band_cells)
                     band_keys[band, size], band_cells[band, size] = value, neighbour
                     _sift_up(band_keys, band_cells, band, size)
                     band_sizes[band] = size + 1
+                    longest = max(longest, size + 1)
                     lowest = min(lowest, band)
                 else:
                     high_keys[0, high], high_cells[0, high] = value, neighbour
@@ -141,4 +157,8 @@ def invade_continuous(width, height, s, state, cells, values, drawn, heap_keys, 
         cells[n_filled], values[n_filled] = cell, value
         n_filled += 1
         if state[cell] & BORDER:
-            return n_filled, n_drawn
+            progress[0], progress[1] = n_filled, n_drawn
+            return True
+    progress[0], progress[1], progress[2], progress[3], progress[4] = n_filled, n_drawn, high, lowest, longest
+    progress[5] = high_is_heap
+    return False
