@@ -13,14 +13,11 @@ cell, so a step costs O(log cells) instead of a sort of the ties.
 import numpy as np
 from numba import njit
 
-# Numba's cache is keyed on this file only: after changing _fast.py, delete
+# The fast kernel's state encoding (the border bit included) and helpers, shared on
+# purpose.  Numba's cache is keyed on this file only: after changing _fast.py, delete
 # perc_mpi/__pycache__ (or touch this file) so this kernel is recompiled with the change.
-from ._fast import grow_rows
+from ._fast import BORDER, FILLED, FRONTIER, STATUS, grow_rows, mark_border
 
-# The same state encoding as the fast kernel (the wrapper reads both).  Defined here,
-# not imported: compiled code keeps global constants, so an imported constant could go
-# stale in the cache (see above).
-FRONTIER, FILLED = 1, 3
 # A level's ties are kept in a plain list (a bucket) until a step finds more of them
 # than this; from then on in the level's count tree (any value gives the same run).
 SMALL_TIES = 32
@@ -221,12 +218,13 @@ def invade_original(width, height, depth, mt, pos, block_shift, small_ties, stat
     buckets = np.empty((depth + 1, 16), np.int32)
     frontier = np.zeros((n_cells >> 6) + 1, np.uint64)  # one bit per frontier cell
 
+    mark_border(width, height, state)
     cell = (width // 2) * height + height // 2
-    state[cell] = FILLED
+    state[cell] |= FILLED
     cells[0] = cell
     fill_values[0] = values[cell]
     progress = np.array([1, depth + 1, 0, i])  # see _fill
-    while not _fill(width, height, block_shift, small_ties, mt, state, values, cells, fill_values,
+    while not _fill(height, block_shift, small_ties, mt, state, values, cells, fill_values,
                     starts, tree, counts, index_sums, treed, buckets, frontier, progress):
         buckets = grow_rows(buckets)
     pos[0] = progress[3]
@@ -234,7 +232,7 @@ def invade_original(width, height, depth, mt, pos, block_shift, small_ties, stat
 
 
 @njit(cache=True, error_model="numpy")
-def _fill(width, height, block_shift, small_ties, mt, state, values, cells, fill_values,
+def _fill(height, block_shift, small_ties, mt, state, values, cells, fill_values,
           starts, tree, counts, index_sums, treed, buckets, frontier, progress):
     """Fill cells until a border cell is filled (return True) or the next step could
     overflow a list of ties (return False: grow the lists and call again).
@@ -248,8 +246,8 @@ def _fill(width, height, block_shift, small_ties, mt, state, values, cells, fill
     while longest + 4 <= buckets.shape[1]:  # a step adds at most 4 cells to a list
         cell = cells[n_filled - 1]
         for nb in (cell - height, cell + height, cell - 1, cell + 1):
-            if state[nb] == 0:  # a new frontier cell: count it at its value's level
-                state[nb] = FRONTIER
+            if state[nb] & STATUS == 0:  # a new frontier cell: count it at its value's level
+                state[nb] |= FRONTIER
                 frontier[nb >> 6] |= _U1 << np.uint64(nb & 63)
                 level = values[nb]
                 if treed[level]:
@@ -279,7 +277,7 @@ def _fill(width, height, block_shift, small_ties, mt, state, values, cells, fill
             at = _kth_smallest(buckets, lowest, ties, rank)
             cell = buckets[lowest, at]
             buckets[lowest, at] = buckets[lowest, ties - 1]
-        state[cell] = FILLED
+        state[cell] |= FILLED
         frontier[cell >> 6] &= ~(_U1 << np.uint64(cell & 63))
         counts[lowest] -= 1
         index_sums[lowest] -= cell
@@ -288,9 +286,7 @@ def _fill(width, height, block_shift, small_ties, mt, state, values, cells, fill
         fill_values[n_filled] = lowest
         n_filled += 1
 
-        x = cell // height
-        y = cell - x * height
-        if x == 0 or x == width - 1 or y == 0 or y == height - 1:
+        if state[cell] & BORDER:
             progress[0], progress[3] = n_filled, i
             return True
     progress[0], progress[1], progress[2], progress[3] = n_filled, lowest, longest, i
