@@ -403,20 +403,25 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str) -
         return config.EXIT_OK
 
     attrs = provenance(comm, start if comm.rank == 0 else None, started)
+    # Rank 0 compiles (or loads) the kernels first, so that ranks never race to write
+    # the cache; the others load them while rank 0 writes the first snapshot.  Either
+    # way before the jobs, so that no job's ``seconds`` includes it.
+    if comm.rank == 0:
+        warm_up(start.todo)
+    quiet_barrier(comm)
     inbox = None
     if comm.rank == 0:
         partial_path(start.path).unlink(missing_ok=True)  # a snapshot a killed writer left half done
         inbox = Inbox(comm, start, attrs, config.SNAPSHOT_FRACTION * args.checkpoint)
         inbox.snapshot()  # the file exists, readable, from the first second on
-        warm_up(start.todo)  # compile once, before the other ranks read the kernel cache
         _, imbalance = balance(start.todo, start.ranks, comm.size)
         print(f"perc_mpi: {len(start.todo)} of {len(start.plan.jobs)} jobs to run, {len(start.plan.points)} points, "
               f"{comm.size} ranks (expected imbalance {imbalance:.3f}), output {start.path}",
               file=sys.stderr, flush=True)
+    else:
+        warm_up(start.todo)
     shares = [start.todo[start.ranks == r] for r in range(comm.size)] if comm.rank == 0 else None
-    quiet_barrier(comm)
     my_jobs = comm.scatter(shares, root=0)
-    warm_up(my_jobs)  # load the kernels now, so no job's ``seconds`` includes it
 
     clock["jobs"] = time.monotonic()
     save_clusters = comm.bcast(start.clusters is not None if comm.rank == 0 else None, root=0)
