@@ -61,7 +61,7 @@ def ring_counts(width: int, height: int, fill_x: np.ndarray, fill_y: np.ndarray)
     offset *= ring_of.shape[1]
     dy = fill_y - height // 2
     offset += np.abs(dy, out=dy)
-    return np.bincount(ring_of.ravel()[offset], minlength=len(r2))
+    return np.bincount(np.take(ring_of.ravel(), offset), minlength=len(r2))  # take: 0-20% faster than []
 
 
 def density_profile(width: int, height: int, fill_x: np.ndarray, fill_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
