@@ -152,7 +152,7 @@ _DE_BRUIJN = np.uint64(0x03F79D71B4CB0A89)
 _BIT_OF = np.zeros(64, np.int64)
 for _bit in range(64):
     _BIT_OF[((1 << _bit) * 0x03F79D71B4CB0A89 % 2**64) >> 58] = _bit
-_U58, _U1, _U63 = np.uint64(58), np.uint64(1), np.uint64(63)
+_U58, _U1 = np.uint64(58), np.uint64(1)
 
 
 @njit(cache=True, error_model="numpy")
