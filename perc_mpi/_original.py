@@ -5,9 +5,10 @@ seed, draws ``randint(1, depth)`` for x in range(width), for y in range(height),
 repeatedly takes the candidates of the lowest value, sorts them by (x, y) and fills
 ``sorted_ties[randrange(len(ties))]``.  Here Python's Mersenne Twister state is
 continued in compiled code (same words, same ``getrandbits`` rejection sampling), and
-"the k-th tie in (x, y) order" is found with a 16-ary tree of per-block counts per
-value level (a few cache lines per step) and, inside the block, a bit per frontier
-cell, so a step costs O(log cells) instead of a sort of the ties.
+"the k-th tie in (x, y) order" is found in a per-level list while a level has few ties,
+else with the level's 16-ary tree of per-block counts (a few cache lines per step) and,
+inside the block, a bit per frontier cell, so a step costs O(log cells) instead of a
+sort of the ties.
 """
 
 import numpy as np

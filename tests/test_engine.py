@@ -34,7 +34,7 @@ def test_original_engine_is_the_original(shape):
 
 
 def test_original_engine_with_large_depth_and_big_blocks():
-    # depth >= 64 changes the Fenwick block size; many ties at depth 1 exercise the search
+    # depth >= 64 changes the count trees' block size; many ties at depth 1 exercise the search
     for shape in [(41, 41, 1), (25, 25, 300), (9, 9, 65535)]:
         for seed in range(5):
             result = perc_mpi.invade(*shape, seed, engine="original")
