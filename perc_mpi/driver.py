@@ -94,24 +94,29 @@ def quiet_barrier(comm: MPI.Comm) -> None:
     wait_quietly(comm.Ibarrier())
 
 
-def decide(comm: MPI.Comm, decision):
-    """Run ``decision()`` on rank 0 and return its value on every rank.
+def decide(comm: MPI.Comm, decision, shared: bool = True):
+    """Run ``decision()`` on rank 0 and return its value on every rank or, with
+    ``shared=False``, on rank 0 only (None elsewhere: a large value the others do not
+    need is not broadcast).
 
     An exception on rank 0 is raised on every rank (errors as values: no rank is left
     waiting for a broadcast that never comes): a ParameterError as it is, anything else
     as a RuntimeError naming it on the other ranks.
     """
-    outcome = None
+    outcome = sent = None
     if comm.rank == 0:
         try:
             outcome = (True, decision())
         except Exception as exc:  # noqa: BLE001 -- broadcast, then raised on every rank
             outcome = (False, exc)
+        sent = _portable(outcome) if shared or not outcome[0] else (True, None)
     quiet_barrier(comm)
-    ok, value = comm.bcast(_portable(outcome) if comm.rank == 0 else None, root=0)
+    ok, value = comm.bcast(sent, root=0)
+    if comm.rank == 0:
+        value = outcome[1]
     if ok:
         return value
-    raise outcome[1] if comm.rank == 0 else value
+    raise value
 
 
 def _portable(outcome):
@@ -391,8 +396,8 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str) -
     stop.install()
     n_ranks = args.ranks if args.dry_run and args.ranks else comm.size
     ranks_per_node = comm.Split_type(MPI.COMM_TYPE_SHARED).size  # they share the node's memory
-    try:
-        start = decide(comm, lambda: prepare(args, data, text, n_ranks, ranks_per_node))
+    try:  # only rank 0 keeps the plan (and a resumed file's records, sums and masks)
+        start = decide(comm, lambda: prepare(args, data, text, n_ranks, ranks_per_node), shared=False)
     except ParameterError as exc:
         if comm.rank == 0:
             print(f"perc_mpi: error: {exc}", file=sys.stderr)
@@ -402,13 +407,15 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str) -
             print_plan(start, n_ranks)
         return config.EXIT_OK
 
-    attrs = provenance(comm, start if comm.rank == 0 else None, started)
+    attrs = provenance(comm, start, started)
     # Rank 0 compiles (or loads) the kernels first, so that ranks never race to write
     # the cache; the others load them while rank 0 writes the first snapshot.  Either
     # way before the jobs, so that no job's ``seconds`` includes it.
     if comm.rank == 0:
         warm_up(start.todo)
     quiet_barrier(comm)
+    shares = [start.todo[start.ranks == r] for r in range(comm.size)] if comm.rank == 0 else None
+    my_jobs = comm.scatter(shares, root=0)
     inbox = None
     if comm.rank == 0:
         partial_path(start.path).unlink(missing_ok=True)  # a snapshot a killed writer left half done
@@ -419,9 +426,7 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str) -
               f"{comm.size} ranks (expected imbalance {imbalance:.3f}), output {start.path}",
               file=sys.stderr, flush=True)
     else:
-        warm_up(start.todo)
-    shares = [start.todo[start.ranks == r] for r in range(comm.size)] if comm.rank == 0 else None
-    my_jobs = comm.scatter(shares, root=0)
+        warm_up(my_jobs)
 
     clock["jobs"] = time.monotonic()
     save_clusters = comm.bcast(start.clusters is not None if comm.rank == 0 else None, root=0)

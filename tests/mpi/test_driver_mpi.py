@@ -62,6 +62,7 @@ def sweep(comm, directory, name, spec=SPEC):
 def test_decide_broadcasts_value_or_error(which):
     comm = COMMS[which]
     assert driver.decide(comm, lambda: 41 + 1) == 42
+    assert driver.decide(comm, lambda: 41 + 1, shared=False) == (42 if comm.rank == 0 else None)
 
     def bad():
         raise ParameterError("f.json", "'x'", "wrong")
