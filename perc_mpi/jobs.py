@@ -71,6 +71,18 @@ def params_of(job: np.void) -> RunParams:
                      job["engine"].decode())
 
 
+def summed_vector(result: engine.InvasionResult) -> np.ndarray:
+    """Return a run's part of its point's summed vector: filled cells per distance ring
+    (see :func:`perc_mpi.measures.ring_counts`), then, for the continuous model, the
+    acceptance bins (see :func:`perc_mpi.aggregate.sums_length`)."""
+    width, height = result.params.width, result.params.height
+    rings = measures.ring_counts(width, height, result.fill_x, result.fill_y)
+    if result.frontier_values is None:
+        return rings
+    return np.concatenate([rings, *measures.acceptance_counts(result.frontier_values, result.fill_values,
+                                                              config.ACCEPTANCE_BINS)])
+
+
 def run_job(job: np.void, rank: int, save_cluster: bool = False) -> JobOutcome:
     """Run one job and return its :class:`JobOutcome` (with the packed mask when
     ``save_cluster``); an exception becomes ``error`` (job, rank, host and traceback),
@@ -84,10 +96,7 @@ def run_job(job: np.void, rank: int, save_cluster: bool = False) -> JobOutcome:
         shape_and_cells = (params.width, params.height, result.fill_x, result.fill_y)
         record["filled"] = result.n_filled
         record["dimension"] = measures.box_dimension(*shape_and_cells)
-        rings = measures.ring_counts(*shape_and_cells)
-        if result.frontier_values is not None:  # continuous model: the acceptance bins too
-            rings = np.concatenate([rings, *measures.acceptance_counts(
-                result.frontier_values, result.fill_values, config.ACCEPTANCE_BINS)])
+        rings = summed_vector(result)
         cluster = pack_cluster(result.filled) if save_cluster else None
         record["status"], error = DONE, None
     except Exception:  # noqa: BLE001 -- recorded with its traceback, reported by rank 0

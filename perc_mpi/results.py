@@ -21,7 +21,7 @@ import numpy as np
 
 from . import config, engine, measures
 from .aggregate import SUMMARY_DTYPE, RingSums, summarize
-from .jobs import DONE, PENDING, RECORD_DTYPE, params_of, unpack_cluster
+from .jobs import DONE, PENDING, RECORD_DTYPE, params_of, summed_vector, unpack_cluster
 from .plan import POINT_DTYPE
 from .store import read_ring_sums, read_table
 
@@ -117,9 +117,7 @@ class SweepResults:
             rings.sums[:] = np.concatenate(self.ring_sums)
         else:
             for record in runs[runs["status"] == DONE]:
-                result = engine.run(params_of(record))
-                rings.add(int(record["point"]), measures.ring_counts(result.params.width, result.params.height,
-                                                                     result.fill_x, result.fill_y))
+                rings.add(int(record["point"]), summed_vector(engine.run(params_of(record))))
         summary, _ = summarize(self.points, runs, rings)
         return summary
 

@@ -40,10 +40,18 @@ def test_reaggregation_equals_the_stored_summary(sweep_file):
 
 
 def test_filtered_reaggregation_equals_the_originals_definitions(sweep_file):
+    assert_subset_follows_the_definitions(results.open(sweep_file), runs_per_point=4)
+
+
+def test_filtered_reaggregation_of_continuous_points(clusters_file):
+    # their summed vectors carry the acceptance bins after the rings
+    assert_subset_follows_the_definitions(results.open(clusters_file), runs_per_point=3)
+
+
+def assert_subset_follows_the_definitions(sweep, runs_per_point):
     from naive import collect_density, estimate_density
 
-    sweep = results.open(sweep_file)
-    chosen = sweep.runs["job"] % 4 < 2  # runs 0 and 1 of every point
+    chosen = sweep.runs["job"] % runs_per_point < 2  # runs 0 and 1 of every point
     subset = sweep.summarize(chosen)
     assert subset["count"].tolist() == [2, 2, 2, 2]
     for point in range(4):
