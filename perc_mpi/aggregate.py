@@ -89,16 +89,20 @@ def summarize(points: np.ndarray, runs: np.ndarray,
         summary["dimension_stderr"] = np.where(count > 1, np.sqrt(np.maximum(variance, 0.0) / count), np.nan)
         summary["filled_mean"] = per_point(done["filled"].astype(np.float64)) / count
         summary["seconds_mean"] = per_point(done["seconds"]) / count
-    density = []
-    for i, point in enumerate(points):
-        r2, cells, _ = measures.ring_table(int(point["width"]), int(point["height"]))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            fraction = rings.of(i)[: len(r2)] / (count[i] * cells)
-        density.append((np.sqrt(r2), fraction))
+    density = [mean_profile(point, rings.of(i), count[i]) for i, point in enumerate(points)]
+    for i, profile in enumerate(density):
         summary["density_x"][i], summary["density_k"][i] = (
-            measures.density_fit(r2, fraction) if count[i] else (np.nan, np.nan)
+            measures.density_fit(*profile) if count[i] else (np.nan, np.nan)
         )
     return summary, density
+
+
+def mean_profile(point: np.void, sums: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(distance, mean filled fraction)`` of a parameter point from its summed
+    vector over ``count`` runs (NaN fractions when there are none)."""
+    r2, cells, _ = measures.ring_table(int(point["width"]), int(point["height"]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.sqrt(r2), sums[: len(r2)] / (count * cells)
 
 
 def sorted_rows(summary: np.ndarray) -> np.ndarray:

@@ -125,12 +125,12 @@ def acceptance_counts(frontier_values: np.ndarray, fill_values: np.ndarray,
     return seen, accepted
 
 
-def density_fit(r2: np.ndarray, mean_fraction: np.ndarray) -> tuple[float, float]:
+def density_fit(distance: np.ndarray, mean_fraction: np.ndarray) -> tuple[float, float]:
     """Return ``(density_x, density_k)``, slope and intercept of the least-squares line of
     fraction against distance through the pooled points of all runs of a parameter point.
 
     All runs of a point share the same distances, so the pooled fit equals the fit
     through the mean fraction at each distance.
     """
-    slope, intercept = np.polyfit(np.sqrt(r2), mean_fraction, 1)
+    slope, intercept = np.polyfit(distance, mean_fraction, 1)
     return float(slope), float(intercept)

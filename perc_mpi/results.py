@@ -20,7 +20,7 @@ import h5py
 import numpy as np
 
 from . import config, engine, measures
-from .aggregate import SUMMARY_DTYPE, RingSums, summarize
+from .aggregate import SUMMARY_DTYPE, RingSums, mean_profile, summarize
 from .jobs import DONE, PENDING, RECORD_DTYPE, params_of, summed_vector, unpack_cluster
 from .plan import POINT_DTYPE
 from .store import read_ring_sums, read_table
@@ -46,10 +46,7 @@ class SweepResults:
 
     def density(self, point: int) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(distance, mean filled fraction)`` of a parameter point."""
-        r2, cells, _ = measures.ring_table(int(self.points[point]["width"]), int(self.points[point]["height"]))
-        count = self.summary["count"][point]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.sqrt(r2), self.ring_sums[point][: len(r2)] / (count * cells)
+        return mean_profile(self.points[point], self.ring_sums[point], self.summary["count"][point])
 
     def mass_radius(self, point: int) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(radius, mean mass)``: filled cells within each distance of the centre,

@@ -73,5 +73,5 @@ def test_pooled_fit_equals_original_estimate(engine):
         points.extend(collect_density(run.filled))
         profiles.append(measures.density_profile(25, 25, run.fill_x, run.fill_y)[1])
     expected = estimate_density(points)
-    got = measures.density_fit(measures.ring_table(25, 25)[0], np.mean(profiles, axis=0))
+    got = measures.density_fit(np.sqrt(measures.ring_table(25, 25)[0]), np.mean(profiles, axis=0))
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
