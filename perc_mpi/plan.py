@@ -91,11 +91,16 @@ def job_cost(jobs: np.ndarray) -> np.ndarray:
 
     A run's work is proportional to its cluster, which at breakthrough fills a fraction
     of the grid that falls with depth: about 0.5 at depth 2 and 0.07 at depth 100
-    (measured at 2001 x 2001), modelled as a + b / depth.
+    (measured at 2001 x 2001), modelled as a + b / depth, and as a for the continuous
+    model (depth 0 in the plan), the depth -> infinity limit.
     """
     a, b = config.FILLED_FRACTION_MODEL
-    filled = jobs["width"].astype(np.float64) * jobs["height"] * (a + b / jobs["depth"])
-    return filled * np.where(jobs["engine"] == b"original", config.ORIGINAL_COST_FACTOR, 1.0)
+    depth = jobs["depth"].astype(np.float64)
+    continuous = jobs["depth"] == config.CONTINUOUS
+    fraction = a + np.divide(b, depth, out=np.zeros_like(depth), where=~continuous)
+    per_cell = np.select([jobs["engine"] == b"original", continuous],
+                         [config.ORIGINAL_COST_FACTOR, config.CONTINUOUS_COST_FACTOR], 1.0)
+    return jobs["width"].astype(np.float64) * jobs["height"] * fraction * per_cell
 
 
 def assign_ranks(jobs: np.ndarray, n_ranks: int) -> np.ndarray:

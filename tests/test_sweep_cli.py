@@ -96,6 +96,14 @@ def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, examples):
     assert not (tmp_path / "x.h5").exists()
 
 
+def test_dry_run_plans_continuous_points_by_cost(tmp_path, examples):
+    # depth 0 (continuous) once divided by zero: infinite costs, NaN shares, no balance
+    proc = run_cli(examples / "validation.json", "--dry-run", "--ranks", "4", "-o", tmp_path / "x.h5")
+    assert proc.returncode == 0, proc.stderr
+    imbalance = float(proc.stdout.split("expected imbalance (max/mean work):")[1])
+    assert 1.0 <= imbalance < 1.05
+
+
 def test_existing_output_needs_force(tmp_path):
     path = write_sweep(tmp_path, size=[7], depth=[2], runs=2, seed=1)
     (tmp_path / "sweep.h5").write_text("precious")
