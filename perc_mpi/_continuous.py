@@ -13,9 +13,9 @@ popping the lowest non-empty band's heap (the large heap when all bands are empt
 is the same order as one heap.  Why: in a single heap the survivors near p_c ~ 0.593
 pile up and each new low value sifts up through all of them (measured at 2001^2: 10
 moves per push, 9.5 levels per pop); a band holds values of one size, so a push or a
-pop moves about once (1.1 and 0.35 per filled cell), and the kernel ran 1.6x faster.  Invasion takes values below p_c
-and leaves the rest, so the large heap is hardly ever popped: until it is, it is kept
-as a plain list (Floyd's heapify on the first pop, O(size) once).
+pop moves about once (1.1 and 0.35 per filled cell), and the kernel ran 1.6x faster.
+Invasion takes values below p_c and leaves the rest, so the large heap is hardly ever
+popped: until it is, it is kept as a plain list (Floyd's heapify on the first pop).
 """
 
 import numpy as np
@@ -114,9 +114,8 @@ def _fill(height, s, state, cells, values, drawn, high_keys, high_cells, band_ke
 
     ``progress`` carries (cells filled, values drawn, size of the large heap, lowest band
     that may hold a cell, largest any band has been, whether the large heap is a heap
-    yet) from call to call.  The loop lives apart from the bands' growth because a Numba
-    function that rebinds an array inside a loop pays a reference-count increment and
-    decrement on every pass.
+    yet) from call to call.  Why the loop lives apart from the growth: see
+    :func:`perc_mpi._fast._fill`.
     """
     n_filled, n_drawn, high, lowest, longest = progress[0], progress[1], progress[2], progress[3], progress[4]
     high_is_heap = progress[5] == 1  # a plain list until first popped (most runs never pop it)

@@ -17,7 +17,7 @@ from numba import njit
 # The fast kernel's state encoding (the border bit included) and helpers, shared on
 # purpose.  Numba's cache is keyed on this file only: after changing _fast.py, delete
 # perc_mpi/__pycache__ (or touch this file) so this kernel is recompiled with the change.
-from ._fast import BORDER, FILLED, FRONTIER, STATUS, grow_rows, mark_border
+from ._fast import BORDER, FILLED, FRONTIER, STATUS, UNSEEN, grow_rows, mark_border
 
 # A level's ties are kept in a plain list (a bucket) until a step finds more of them
 # than this; from then on in the level's count tree (any value gives the same run).
@@ -239,15 +239,14 @@ def _fill(height, block_shift, small_ties, mt, state, values, cells, fill_values
     overflow a list of ties (return False: grow the lists and call again).
 
     ``progress`` carries (cells filled, lowest level that may hold a cell, longest any
-    list has been, Mersenne Twister position) from call to call.  The loop lives apart
-    from the lists' growth because a Numba function that rebinds an array inside a loop
-    pays a reference-count increment and decrement on every pass.
+    list has been, Mersenne Twister position) from call to call.  Why the loop lives
+    apart from the growth: see :func:`perc_mpi._fast._fill`.
     """
     n_filled, lowest, longest, i = progress[0], progress[1], progress[2], progress[3]
     while longest + 4 <= buckets.shape[1]:  # a step adds at most 4 cells to a list
         cell = cells[n_filled - 1]
         for nb in (cell - height, cell + height, cell - 1, cell + 1):
-            if state[nb] & STATUS == 0:  # a new frontier cell: count it at its value's level
+            if state[nb] & STATUS == UNSEEN:  # a new frontier cell: count it at its value's level
                 state[nb] |= FRONTIER
                 frontier[nb >> 6] |= _U1 << np.uint64(nb & 63)
                 level = values[nb]
