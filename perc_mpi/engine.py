@@ -63,9 +63,10 @@ def fast_stream(seed: int) -> np.ndarray:
 
 
 def original_stream(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return Python's Mersenne Twister state after ``random.seed(seed)`` as (words, position)."""
+    """Return Python's Mersenne Twister state after ``random.seed(seed)`` as (words
+    (uint32[624]), position (int64[1]))."""
     internal = random.Random(seed).getstate()[1]
-    return np.array(internal[:-1], np.int64), np.array(internal[-1:], np.int64)
+    return np.array(internal[:-1], np.uint32), np.array(internal[-1:], np.int64)
 
 
 def _block_shift(depth: int) -> int:
