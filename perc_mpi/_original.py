@@ -6,9 +6,10 @@ repeatedly takes the candidates of the lowest value, sorts them by (x, y) and fi
 ``sorted_ties[randrange(len(ties))]``.  Here Python's Mersenne Twister state is
 continued in compiled code (same words, same ``getrandbits`` rejection sampling), and
 "the k-th tie in (x, y) order" is found in a per-level list while a level has few ties,
-else with the level's 16-ary tree of per-block counts (a few cache lines per step) and,
-inside the block, a bit per frontier cell, so a step costs O(log cells) instead of a
-sort of the ties.
+else with the level's 16-ary tree of per-block counts (a few cache lines per step) and
+a scan inside the block, so a step costs O(log cells) instead of a sort of the ties.
+Each cell is one uint32 word holding its value's level and its state bits, so a
+neighbour costs one cache miss, not two.
 """
 
 import numpy as np
@@ -78,20 +79,37 @@ def bit_length(n):
 
 
 @njit(cache=True, error_model="numpy")
+def _randbelow_in_block(mt, i, n):
+    """Return ``(r, i)`` as :func:`randbelow` does, or ``(-1, 624)`` if the words left in
+    the current block run out first (then twist and draw again from position 0).
+
+    No call inside, so no reference counting: numba counts an array argument's
+    references around any call that may raise, which cost ~15% of a step here."""
+    shift = 32 - bit_length(n)
+    while i < _MT_N:
+        r = np.int64(_temper(mt[i])) >> shift
+        i += 1
+        if r < n:
+            return r, i
+    return -1, i
+
+
+@njit(cache=True, error_model="numpy")
 def randbelow(mt, i, n):
     """Return ``(r, i)``: Python's ``random.randrange(n)`` for 1 <= n < 2**32 drawn from
     position ``i``, consuming the same words, and the position after it."""
-    shift = 32 - bit_length(n)
-    word, i = genrand_uint32(mt, i)
-    while (word >> shift) >= n:
-        word, i = genrand_uint32(mt, i)
-    return word >> shift, i
+    r, i = _randbelow_in_block(mt, i, n)
+    while r < 0:
+        _twist(mt)
+        r, i = _randbelow_in_block(mt, 0, n)
+    return r, i
 
 
 @njit(cache=True, error_model="numpy")
 def draw_values(mt, i, depth, out):
-    """Fill ``out`` with ``random.randint(1, depth)`` draws from position ``i``; return the
-    position after them.
+    """Fill ``out`` with ``random.randint(1, depth)`` draws from position ``i``, each
+    shifted left by ``_LEVEL_SHIFT`` (a grid word with its state bits clear, see
+    :func:`invade_original`); return the position after them.
 
     Python rejects words >= depth (half of them at depth 2, unpredictably), so every
     word is stored and only an accepted one is kept: no branch on the draw.  Whole
@@ -100,8 +118,7 @@ def draw_values(mt, i, depth, out):
     (measured: 2.5x faster than one word at a time).
     """
     shift = np.uint32(32 - bit_length(depth))
-    limit = np.uint32(depth)
-    levels = np.empty(_MT_N, np.uint32)
+    levels = np.empty(_MT_N, np.int64)
     n = out.shape[0]
     c = 0
     while c < n:
@@ -109,19 +126,23 @@ def draw_values(mt, i, depth, out):
             _twist(mt)
             i = 0
         for k in range(_MT_N):
-            levels[k] = _temper(mt[k]) >> shift
+            levels[k] = np.int64(_temper(mt[k]) >> shift)
         if i == 0 and c + _MT_N <= n:  # a whole block, however many are accepted
             for k in range(_MT_N):
-                out[c] = 1 + levels[k]
-                c += levels[k] < limit
+                out[c] = (1 + levels[k]) << _LEVEL_SHIFT
+                c += levels[k] < depth
             i = _MT_N
         else:
             while i < _MT_N and c < n:
-                out[c] = 1 + levels[i]
-                c += levels[i] < limit
+                out[c] = (1 + levels[i]) << _LEVEL_SHIFT
+                c += levels[i] < depth
                 i += 1
     return i
 
+
+# A cell's grid word (uint32): its value's level above, its state bits (the fast kernel's
+# STATUS and BORDER) below -- one load tells both, one cache line holds 16 cells of both.
+_LEVEL_SHIFT = 8
 
 _FANOUT_SHIFT = 4  # 16 children per node: a node's counts share one 64-byte cache line
 
@@ -164,33 +185,18 @@ def _tree_select(tree, starts, level, rank):
     return node, rank
 
 
-# The position of a 64-bit word's only set bit: de Bruijn multiply and look up.
-_DE_BRUIJN = np.uint64(0x03F79D71B4CB0A89)
-_BIT_OF = np.zeros(64, np.int64)
-for _bit in range(64):
-    _BIT_OF[((1 << _bit) * 0x03F79D71B4CB0A89 % 2**64) >> 58] = _bit
-_U58, _U1 = np.uint64(58), np.uint64(1)
-
-
 @njit(cache=True, error_model="numpy")
-def _find_tie(frontier, values, cell, level, left):
-    """Return the ``left``-th frontier cell of ``level`` from ``cell`` (a multiple of 64)
-    on (1-based).
+def _find_tie(grid, cell, level, left):
+    """Return the ``left``-th frontier cell of ``level`` from ``cell`` on (1-based).
 
-    ``frontier`` has one bit per cell (cell c: bit c % 64 of word c // 64), so the search
-    visits the frontier cells only, a few per 64 cells, instead of every cell.  The level
-    is tested without a branch: which frontier cells match is a coin toss."""
-    word = cell >> 6
+    A scan of consecutive grid words (a block is a few cache lines, fetched together);
+    the match is counted without a branch: which cells match is a coin toss."""
+    key = (level << _LEVEL_SHIFT) | FRONTIER
     while True:
-        bits = frontier[word]
-        while bits:
-            lowest = bits & (~bits + _U1)
-            cell = (word << 6) + _BIT_OF[(lowest * _DE_BRUIJN) >> _U58]
-            left -= values[cell] == level
-            if left == 0:
-                return cell
-            bits ^= lowest
-        word += 1
+        left -= (grid[cell] & ~BORDER) == key
+        if left == 0:
+            return cell
+        cell += 1
 
 
 @njit(cache=True, error_model="numpy")
@@ -207,18 +213,18 @@ def _kth_smallest(buckets, level, size, k):
 
 
 @njit(cache=True, error_model="numpy")
-def invade_original(width, height, depth, mt, pos, block_shift, small_ties, state, values, cells, fill_values):
+def invade_original(width, height, depth, mt, pos, block_shift, small_ties, grid, cells, fill_values):
     """Run one invasion exactly as the original, continuing the MT19937 state ``mt``/``pos``.
 
-    ``state`` is a zeroed uint8 array of width*height cells (index x*height+y);
-    ``values`` (uint16, one per cell) receives the grid's values.  A level's ties move
+    ``grid`` (uint32, width*height cells, index x*height+y, contents ignored) receives
+    one word per cell: its value's level << _LEVEL_SHIFT | its state bits.  A level's ties move
     from a list to a count tree once a step meets more than ``small_ties`` of them (a
     speed choice only: any value gives the same run).  Writes the filled cells and
     their values to ``cells`` and ``fill_values`` and returns ``n_filled``, like
     :func:`perc_mpi._fast.invade_fast`.
     """
     n_cells = width * height
-    i = draw_values(mt, pos[0], depth, values)  # x-outer, y-inner: the linear order
+    i = draw_values(mt, pos[0], depth, grid)  # x-outer, y-inner: the linear order
 
     block = 1 << block_shift
     starts = count_tree_layout((n_cells + block - 1) >> block_shift)
@@ -233,24 +239,23 @@ def invade_original(width, height, depth, mt, pos, block_shift, small_ties, stat
     index_sums = np.zeros(depth + 1, np.int64)
     treed = np.zeros(depth + 1, np.bool_)
     buckets = np.empty((depth + 1, 16), np.int32)
-    frontier = np.zeros((n_cells >> 6) + 1, np.uint64)  # one bit per frontier cell
 
-    mark_border(width, height, state)
+    mark_border(width, height, grid)
     cell = (width // 2) * height + height // 2
-    state[cell] |= FILLED
+    grid[cell] |= FILLED
     cells[0] = cell
-    fill_values[0] = values[cell]
+    fill_values[0] = grid[cell] >> _LEVEL_SHIFT
     progress = np.array([1, depth + 1, 0, i])  # see _fill
-    while not _fill(height, block_shift, small_ties, mt, state, values, cells, fill_values,
-                    starts, tree, counts, index_sums, treed, buckets, frontier, progress):
+    while not _fill(height, block_shift, small_ties, mt, grid, cells, fill_values,
+                    starts, tree, counts, index_sums, treed, buckets, progress):
         buckets = grow_rows(buckets)
     pos[0] = progress[3]
     return progress[0]
 
 
 @njit(cache=True, error_model="numpy")
-def _fill(height, block_shift, small_ties, mt, state, values, cells, fill_values,
-          starts, tree, counts, index_sums, treed, buckets, frontier, progress):
+def _fill(height, block_shift, small_ties, mt, grid, cells, fill_values,
+          starts, tree, counts, index_sums, treed, buckets, progress):
     """Fill cells until a border cell is filled (return True) or the next step could
     overflow a list of ties (return False: grow the lists and call again).
 
@@ -262,10 +267,10 @@ def _fill(height, block_shift, small_ties, mt, state, values, cells, fill_values
     while longest + 4 <= buckets.shape[1]:  # a step adds at most 4 cells to a list
         cell = cells[n_filled - 1]
         for nb in (cell - height, cell + height, cell - 1, cell + 1):
-            if state[nb] & STATUS == UNSEEN:  # a new frontier cell: count it at its value's level
-                state[nb] |= FRONTIER
-                frontier[nb >> 6] |= _U1 << np.uint64(nb & 63)
-                level = values[nb]
+            word = grid[nb]
+            if word & STATUS == UNSEEN:  # a new frontier cell: count it at its value's level
+                grid[nb] = word | FRONTIER
+                level = np.int64(word >> _LEVEL_SHIFT)
                 if treed[level]:
                     _tree_add(tree, starts, level, nb >> block_shift, 1)
                 else:
@@ -273,11 +278,14 @@ def _fill(height, block_shift, small_ties, mt, state, values, cells, fill_values
                     longest = max(longest, counts[level] + 1)
                 counts[level] += 1
                 index_sums[level] += nb
-                lowest = min(lowest, np.int64(level))
+                lowest = min(lowest, level)
         while counts[lowest] == 0:
             lowest += 1
         ties = counts[lowest]
-        rank, i = randbelow(mt, i, ties)  # drawn even for one tie, as randrange(1) does
+        rank, i = _randbelow_in_block(mt, i, ties)  # drawn even for one tie, as randrange(1) does
+        while rank < 0:  # randbelow, unrolled: see _randbelow_in_block
+            _twist(mt)
+            rank, i = _randbelow_in_block(mt, 0, ties)
         if not treed[lowest] and ties > small_ties:  # this level's list becomes its tree
             for j in range(ties):
                 _tree_add(tree, starts, lowest, buckets[lowest, j] >> block_shift, 1)
@@ -287,14 +295,13 @@ def _fill(height, block_shift, small_ties, mt, state, values, cells, fill_values
                 cell = index_sums[lowest]
             else:
                 start, left = _tree_select(tree, starts, lowest, rank + 1)
-                cell = _find_tie(frontier, values, start << block_shift, lowest, left)
+                cell = _find_tie(grid, start << block_shift, lowest, left)
             _tree_add(tree, starts, lowest, cell >> block_shift, -1)
         else:
             at = _kth_smallest(buckets, lowest, ties, rank)
             cell = buckets[lowest, at]
             buckets[lowest, at] = buckets[lowest, ties - 1]
-        state[cell] |= FILLED
-        frontier[cell >> 6] &= ~(_U1 << np.uint64(cell & 63))
+        grid[cell] |= FILLED
         counts[lowest] -= 1
         index_sums[lowest] -= cell
 
@@ -302,7 +309,7 @@ def _fill(height, block_shift, small_ties, mt, state, values, cells, fill_values
         fill_values[n_filled] = lowest
         n_filled += 1
 
-        if state[cell] & BORDER:
+        if grid[cell] & BORDER:
             progress[0], progress[3] = n_filled, i
             return True
     progress[0], progress[1], progress[2], progress[3] = n_filled, lowest, longest, i

@@ -107,11 +107,17 @@ def run_kernel(params: RunParams):
     """
     w, h, d = params.width, params.height, params.depth
     n_cells = w * h
-    state = _buffer("state", n_cells, np.uint8, zeroed=True)
     cells = _buffer("cells", n_cells, np.int32)
     # Interpreted runs (NUMBA_DISABLE_JIT=1) wrap integers like the compiled code does;
     # silence NumPy's overflow warnings there.
     with np.errstate(over="ignore"):
+        if params.engine == "original":  # integer depths only; its grid words hold the state
+            words, position = original_stream(params.seed)
+            values = _buffer("fill_levels", n_cells, np.uint16)
+            n_filled = invade_original(w, h, d, words, position, _block_shift(d), SMALL_TIES,
+                                       _buffer("grid", n_cells, np.uint32), cells, values)
+            return n_filled, cells, values, None
+        state = _buffer("state", n_cells, np.uint8, zeroed=True)
         if d == config.CONTINUOUS:
             values, drawn = _buffer("fill_floats", n_cells, np.float64), _buffer("drawn", n_cells, np.float64)
             n_filled, n_drawn = invade_continuous(w, h, fast_stream(params.seed), state, cells, values, drawn,
@@ -119,12 +125,7 @@ def run_kernel(params: RunParams):
                                                   _buffer("heap_cells", n_cells, np.int32))
             return n_filled, cells, values, drawn[1:n_drawn].copy()
         values = _buffer("fill_levels", n_cells, np.uint16)
-        if params.engine == "fast":
-            return invade_fast(w, h, d, fast_stream(params.seed), state, cells, values), cells, values, None
-        words, position = original_stream(params.seed)
-        n_filled = invade_original(w, h, d, words, position, _block_shift(d), SMALL_TIES, state,
-                                   _buffer("grid_levels", n_cells, np.uint16), cells, values)
-        return n_filled, cells, values, None
+        return invade_fast(w, h, d, fast_stream(params.seed), state, cells, values), cells, values, None
 
 
 def invade(width: int, height: int, depth: int | str, seed: int | None = None,

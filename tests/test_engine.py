@@ -52,7 +52,7 @@ def test_original_kernel_gives_the_same_run_for_any_tie_list_limit(small_ties):
             cells = np.empty(n, np.int32)
             n_filled = _original.invade_original(
                 width, height, depth, words, position, engine._block_shift(depth), small_ties,
-                np.zeros(n, np.uint8), np.empty(n, np.uint16), cells, np.empty(n, np.uint16))
+                np.empty(n, np.uint32), cells, np.empty(n, np.uint16))
             order = [(int(c) // height, int(c) % height) for c in cells[:n_filled]]
             assert order == original_invasion(width, height, depth, seed)[1]
 
