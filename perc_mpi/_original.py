@@ -146,6 +146,11 @@ _LEVEL_SHIFT = 8
 
 _FANOUT_SHIFT = 4  # 16 children per node: a node's counts share one 64-byte cache line
 
+# The step's helpers below are inlined into the loop by numba (inline="always"): as calls
+# they passed each array as 7 machine words on the stack (measured: 2-5% of a step).
+# They call nothing that may raise, so inlining adds no reference counting to the loop
+# (unlike randbelow, see _randbelow_in_block).
+
 
 @njit(cache=True, error_model="numpy")
 def count_tree_layout(n_blocks):
@@ -160,7 +165,7 @@ def count_tree_layout(n_blocks):
     return starts
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _tree_add(tree, starts, level, block, delta):
     i = block
     for t in range(len(starts) - 1):
@@ -168,7 +173,7 @@ def _tree_add(tree, starts, level, block, delta):
         i >>= _FANOUT_SHIFT
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _tree_select(tree, starts, level, rank):
     """Return (block, rank left inside it) for the 1-based ``rank`` of a level: one
     short scan of at most 16 counts per layer, from the root down."""
@@ -185,7 +190,7 @@ def _tree_select(tree, starts, level, rank):
     return node, rank
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _find_tie(grid, cell, level, left):
     """Return the ``left``-th frontier cell of ``level`` from ``cell`` on (1-based).
 
@@ -199,7 +204,7 @@ def _find_tie(grid, cell, level, left):
         cell += 1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _kth_smallest(buckets, level, size, k):
     """Return the position in ``buckets[level, :size]`` (distinct cells) of the cell with
     ``k`` cells below it: each candidate's rank counted without a branch."""

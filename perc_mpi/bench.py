@@ -190,7 +190,9 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         heavy = Path(tmp) / "heavy.json"
         sides = [101, 151, 201] if args.quick else [1001, 1501, 2001]
-        runs = 2 if args.quick else 40  # ~12 s at -n 1: start-up (~0.7 s a process) counts little
+        # ~20 s of jobs at -n 1, so that the ~1 s a process spends starting (imports, numba's
+        # context, MPI) and exiting weighs little: the table shows the jobs phase apart.
+        runs = 2 if args.quick else 120
         heavy.write_text(json.dumps({"size": sides, "depth": [2, 100], "runs": runs, "seed": 1}))
         one, two = scaling(heavy, max(1, (reps + 1) // 2))
     print(f"| strong scaling, sizes {sides} x depth 2, 100 x {runs} runs, -n 1 / -n 2: wall | "

@@ -28,9 +28,9 @@ CLUSTER_COMPRESSION = 4  # zlib level of --save-clusters masks (HDF5 gzip filter
 # Cost model for balancing: filled fraction of the grid ~ a + b / depth (fit at 2001^2:
 # 0.5 at depth 2, 0.07 at depth 100; the continuous model is the depth -> infinity
 # limit); a filled cell of the `original` engine / of the continuous model costs this
-# many `fast` ones (measured at 2001^2: 4-8, 1.1-2.2).
+# many `fast` ones (measured at 2001^2: 3-5, 1.6-2.4).
 FILLED_FRACTION_MODEL = (0.061, 0.87)
-ORIGINAL_COST_FACTOR = 8.0
+ORIGINAL_COST_FACTOR = 4.0
 CONTINUOUS_COST_FACTOR = 1.5
 # Checkpointing (``--checkpoint SECONDS``, default below): workers send their finished
 # records to rank 0 every FLUSH_FRACTION of it and rank 0 rewrites the output file every
