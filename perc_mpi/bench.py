@@ -92,7 +92,7 @@ def measure_share(size: int, depth: int, reps: int) -> tuple[float, float]:
         start = time.perf_counter()
         result = run(RunParams(size, size, depth, seed, "fast"))
         middle = time.perf_counter()
-        cells = (size, size, result.fill_x, result.fill_y)
+        cells = (size, size, result.fill_x, result.fill_y, result.dense_mask)
         measures.box_dimension(*cells)
         measures.ring_counts(*cells)
         runs.append(middle - start)
@@ -105,7 +105,8 @@ def peak_rss_mb(size: int, depth: int) -> float:
     code = (
         "import perc_mpi, resource\nfrom perc_mpi import measures as m\n"
         f"r = perc_mpi.invade({size}, {size}, {depth}, 1)\n"
-        f"m.box_dimension({size}, {size}, r.fill_x, r.fill_y); m.ring_counts({size}, {size}, r.fill_x, r.fill_y)\n"
+        f"cells = ({size}, {size}, r.fill_x, r.fill_y, r.dense_mask)\n"
+        "m.box_dimension(*cells); m.ring_counts(*cells)\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -20,11 +20,12 @@ import numpy as np
 
 from . import config
 from ._continuous import invade_continuous
-from ._fast import invade_fast
+from ._fast import FILLED, FRONTIER, invade_fast
 from ._original import SMALL_TIES, invade_original
 from .parameters import RunParams, parse_run
 
 _MIN_BLOCK_SHIFT = 6  # 64 cells per counted block in the original engine
+_FILLED_ONLY = FILLED & ~FRONTIER  # the state bit that filled cells have, frontier cells not
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,9 @@ class InvasionResult:
     value in fill order (the centre first, the border cell last); ``filled`` is the
     boolean mask of shape (width, height), built on first use.  For the continuous
     model, ``frontier_values`` holds the value of every cell that ever reached the
-    frontier (for the acceptance profile).
+    frontier (for the acceptance profile).  ``dense_mask`` is that mask, already built
+    from the kernel's state (one pass over it) when the run filled more than
+    ``config.DENSE_FRACTION`` of the grid, else None: the measures take it then.
     """
 
     params: RunParams
@@ -43,6 +46,7 @@ class InvasionResult:
     fill_y: np.ndarray
     fill_values: np.ndarray
     frontier_values: np.ndarray | None = None  # continuous model: every value drawn but the centre's
+    dense_mask: np.ndarray | None = None
 
     @property
     def n_filled(self) -> int:
@@ -52,6 +56,8 @@ class InvasionResult:
     @cached_property
     def filled(self) -> np.ndarray:
         """Return the boolean mask ``[x, y]`` of filled cells."""
+        if self.dense_mask is not None:
+            return self.dense_mask
         mask = np.zeros((self.params.width, self.params.height), bool)
         mask[self.fill_x, self.fill_y] = True
         return mask
@@ -100,10 +106,11 @@ def _buffer(name: str, size: int, dtype, zeroed: bool = False) -> np.ndarray:
 def run_kernel(params: RunParams):
     """Run the compiled kernel of ``params`` (continuous model, fast or original engine).
 
-    Returns ``(n_filled, cells, values, frontier)``: the filled cells' linear indices
-    (x * height + y) and values in fill order (views of reused buffers, longer than
-    ``n_filled``), and for the continuous model the values drawn but the centre's (a
-    copy), None otherwise.
+    Returns ``(n_filled, cells, values, frontier, state)``: the filled cells' linear
+    indices (x * height + y) and values in fill order (views of reused buffers, longer
+    than ``n_filled``), for the continuous model the values drawn but the centre's (a
+    copy, else None), and the kernel's per-cell state words (a reused buffer: FILLED
+    in their low bits on the filled cells).
     """
     w, h, d = params.width, params.height, params.depth
     n_cells = w * h
@@ -114,18 +121,18 @@ def run_kernel(params: RunParams):
         if params.engine == "original":  # integer depths only; its grid words hold the state
             words, position = original_stream(params.seed)
             values = _buffer("fill_levels", n_cells, np.uint16)
-            n_filled = invade_original(w, h, d, words, position, _block_shift(d), SMALL_TIES,
-                                       _buffer("grid", n_cells, np.uint32), cells, values)
-            return n_filled, cells, values, None
+            grid = _buffer("grid", n_cells, np.uint32)
+            n_filled = invade_original(w, h, d, words, position, _block_shift(d), SMALL_TIES, grid, cells, values)
+            return n_filled, cells, values, None, grid
         state = _buffer("state", n_cells, np.uint8, zeroed=True)
         if d == config.CONTINUOUS:
             values, drawn = _buffer("fill_floats", n_cells, np.float64), _buffer("drawn", n_cells, np.float64)
             n_filled, n_drawn = invade_continuous(w, h, fast_stream(params.seed), state, cells, values, drawn,
                                                   _buffer("heap_keys", n_cells, np.float64),
                                                   _buffer("heap_cells", n_cells, np.int32))
-            return n_filled, cells, values, drawn[1:n_drawn].copy()
+            return n_filled, cells, values, drawn[1:n_drawn].copy(), state
         values = _buffer("fill_levels", n_cells, np.uint16)
-        return invade_fast(w, h, d, fast_stream(params.seed), state, cells, values), cells, values, None
+        return invade_fast(w, h, d, fast_stream(params.seed), state, cells, values), cells, values, None, state
 
 
 def invade(width: int, height: int, depth: int | str, seed: int | None = None,
@@ -147,9 +154,13 @@ def invade(width: int, height: int, depth: int | str, seed: int | None = None,
 
 def run(params: RunParams) -> InvasionResult:
     """Return the :class:`InvasionResult` of already validated parameters."""
-    n_filled, cells, values, frontier = run_kernel(params)
+    n_filled, cells, values, frontier, state = run_kernel(params)
     cells = cells[:n_filled]
     fill_x = cells // params.height  # twice as fast as np.divmod
     fill_y = cells - fill_x * params.height
-    return InvasionResult(params, fill_x, fill_y, values[:n_filled].copy(), frontier)
+    n_cells = params.width * params.height
+    mask = None
+    if n_filled > config.DENSE_FRACTION * n_cells:  # a pass over the state beats a scatter of the cells
+        mask = ((state[:n_cells] & _FILLED_ONLY) != 0).reshape(params.width, params.height)
+    return InvasionResult(params, fill_x, fill_y, values[:n_filled].copy(), frontier, mask)
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from naive import fast_invasion, heap_invasion, original_invasion
 
 import perc_mpi
-from perc_mpi import _original, engine
+from perc_mpi import _original, config, engine
 from perc_mpi.parameters import ParameterError
 
 SHAPES = [(3, 3, 1), (3, 7, 2), (7, 9, 2), (11, 11, 10), (15, 15, 5), (21, 13, 100), (30, 30, 3), (12, 40, 7)]
@@ -176,3 +176,19 @@ def test_kernels_share_the_state_encoding():
     from perc_mpi import _fast, _original
 
     assert (_original.FRONTIER, _original.FILLED) == (_fast.FRONTIER, _fast.FILLED)
+
+
+def test_dense_runs_keep_the_mask_built_from_their_cells():
+    kept = []
+    for engine_name, depth in [("fast", 2), ("fast", 60), ("original", 2), ("original", 60), ("fast", "continuous")]:
+        for seed in range(6):
+            result = perc_mpi.invade(41, 37, depth, seed, engine=engine_name)
+            dense = result.n_filled > config.DENSE_FRACTION * 41 * 37
+            assert (result.dense_mask is not None) == dense
+            if dense:
+                from_cells = np.zeros((41, 37), bool)
+                from_cells[result.fill_x, result.fill_y] = True
+                np.testing.assert_array_equal(result.dense_mask, from_cells)
+                assert result.filled is result.dense_mask
+            kept.append(dense)
+    assert any(kept) and not all(kept)  # both kinds of run occur

@@ -26,31 +26,45 @@ def masks(max_side=40):
     return build()
 
 
+@pytest.mark.parametrize("from_mask", [False, True])
 @settings(max_examples=80, deadline=None)
-@given(masks())
-def test_density_profile_is_collect_density(mask):
+@given(mask=masks())
+def test_density_profile_is_collect_density(mask, from_mask):
     xs, ys = np.nonzero(mask)
-    distance, fraction = measures.density_profile(*mask.shape, xs, ys)
+    distance, fraction = measures.density_profile(*mask.shape, xs, ys, mask if from_mask else None)
     expected = np.array(collect_density(mask))
     np.testing.assert_allclose(distance, expected[:, 0], rtol=0, atol=1e-12)
     np.testing.assert_allclose(fraction, expected[:, 1], rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("from_mask", [False, True])
 @settings(max_examples=80, deadline=None)
-@given(masks())
-def test_box_dimension_is_measure_dimension_on_squares(mask):
+@given(mask=masks())
+def test_box_dimension_is_measure_dimension_on_squares(mask, from_mask):
     side = min(mask.shape)
     square = mask[:side, :side].copy()
     square[side // 2, side // 2] = True
-    assert abs(measures.box_dimension(side, side, *np.nonzero(square)) - measure_dimension(square)) < 1e-12
+    got = measures.box_dimension(side, side, *np.nonzero(square), square if from_mask else None)
+    assert abs(got - measure_dimension(square)) < 1e-12
 
 
-def test_box_counts_on_rectangles_use_whole_boxes():
+@pytest.mark.parametrize("from_mask", [False, True])
+def test_box_counts_on_rectangles_use_whole_boxes(from_mask):
     mask = np.zeros((9, 5), bool)
     mask[8, 4] = mask[4, 2] = True  # (8, 4) lies outside every whole 2x2 and 4x4 box
-    rulers, counts = measures.box_counts(9, 5, *np.nonzero(mask))
+    rulers, counts = measures.box_counts(9, 5, *np.nonzero(mask), mask if from_mask else None)
     assert rulers.tolist() == [1, 2, 4]
     assert counts.tolist() == [2, 1, 1]
+
+
+@settings(max_examples=80, deadline=None)
+@given(masks(max_side=70))
+def test_counts_from_the_mask_equal_counts_from_the_cells(mask):
+    # rectangles of odd and even sides: the quadrant fold and the pooling of whole boxes
+    cells = (*mask.shape, *np.nonzero(mask))
+    np.testing.assert_array_equal(measures.ring_counts(*cells, mask), measures.ring_counts(*cells))
+    for got, expected in zip(measures.box_counts(*cells, mask), measures.box_counts(*cells)):
+        np.testing.assert_array_equal(got, expected)
 
 
 def test_full_grid_has_dimension_two():
