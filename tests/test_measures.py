@@ -89,3 +89,13 @@ def test_pooled_fit_equals_original_estimate(engine):
     expected = estimate_density(points)
     got = measures.density_fit(np.sqrt(measures.ring_table(25, 25)[0]), np.mean(profiles, axis=0))
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.uint32, np.int64])
+def test_coordinates_of_any_integer_dtype(dtype):
+    # flat indices built from narrow or unsigned coordinates would wrap
+    mask = np.random.default_rng(3).random((301, 203)) < 0.3
+    xs, ys = np.nonzero(mask)
+    cells, typed = (301, 203, xs, ys), (301, 203, xs.astype(dtype), ys.astype(dtype))
+    np.testing.assert_array_equal(measures.ring_counts(*typed), measures.ring_counts(*cells))
+    np.testing.assert_array_equal(measures.box_counts(*typed)[1], measures.box_counts(*cells)[1])
