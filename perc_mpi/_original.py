@@ -208,11 +208,14 @@ def _kth_smallest(buckets, level, size, k):
 
 
 @njit(cache=True, error_model="numpy")
-def invade_original(width, height, depth, mt, pos, block_shift, small_ties, grid, cells, fill_values):
+def invade_original(width, height, depth, mt, pos, block_shift, small_ties, grid, tree, cells, fill_values):
     """Run one invasion exactly as the original, continuing the MT19937 state ``mt``/``pos``.
 
     ``grid`` (uint32, width*height cells, index x*height+y, contents ignored) receives
-    one word per cell: its value's level << _LEVEL_SHIFT | its state bits.  A level's ties move
+    one word per cell: its value's level << _LEVEL_SHIFT | its state bits.  ``tree`` is
+    a zeroed int32 array (depth + 1, count_tree_layout(blocks)[-1]) for the levels' count
+    trees, left zeroed: the run clears the rows it used (a buffer reused from run to run
+    then costs neither page faults nor a full clearing).  A level's ties move
     from a list to a count tree once a step meets more than ``small_ties`` of them (a
     speed choice only: any value gives the same run).  Writes the filled cells and
     their values to ``cells`` and ``fill_values`` and returns ``n_filled``, like
@@ -223,13 +226,12 @@ def invade_original(width, height, depth, mt, pos, block_shift, small_ties, grid
 
     block = 1 << block_shift
     starts = count_tree_layout((n_cells + block - 1) >> block_shift)
-    # Per level: its count tree (a row; untouched rows cost no memory), its number of
-    # frontier cells, their index sum (a single tie's index: no search needed), whether
-    # its ties are in the tree yet, and its list of ties until then.  Ties move to the
-    # tree only once a step met more than ``small_ties`` of them: most levels never do
-    # at large depth (at depth 100, 85% of steps have a single tie and the mean is 6),
-    # so their trees -- cache misses on every update -- are never touched.
-    tree = np.zeros((depth + 1, starts[-1]), np.int32)
+    # Per level: its count tree (a row of ``tree``), its number of frontier cells, their
+    # index sum (a single tie's index: no search needed), whether its ties are in the
+    # tree yet, and its list of ties until then.  Ties move to the tree only once a step
+    # met more than ``small_ties`` of them: most levels never do at large depth (at
+    # depth 100, 85% of steps have a single tie and the mean is 6), so their trees --
+    # cache misses on every update -- are never touched.
     counts = np.zeros(depth + 1, np.int64)
     index_sums = np.zeros(depth + 1, np.int64)
     treed = np.zeros(depth + 1, np.bool_)
@@ -244,6 +246,9 @@ def invade_original(width, height, depth, mt, pos, block_shift, small_ties, grid
     while not _fill(height, block_shift, small_ties, mt, grid, cells, fill_values,
                     starts, tree, counts, index_sums, treed, buckets, progress):
         buckets = grow_rows(buckets)
+    for level in range(depth + 1):
+        if treed[level]:
+            tree[level, :] = 0
     pos[0] = progress[3]
     return progress[0]
 

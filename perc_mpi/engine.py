@@ -20,12 +20,12 @@ import numpy as np
 
 from . import config
 from ._continuous import invade_continuous
-from ._fast import FILLED, FRONTIER, invade_fast
-from ._original import SMALL_TIES, invade_original
+from ._fast import invade_fast
+from ._original import SMALL_TIES, count_tree_layout, invade_original
 from .parameters import RunParams, parse_run
 
 _MIN_BLOCK_SHIFT = 6  # 64 cells per counted block in the original engine
-_FILLED_ONLY = FILLED & ~FRONTIER  # the state bit that filled cells have, frontier cells not
+_FILLED_BIT = 1  # FILLED & ~FRONTIER == 1 << this: the state bit of filled cells only
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,25 @@ def _buffer(name: str, size: int, dtype, zeroed: bool = False) -> np.ndarray:
     return array
 
 
+# Buffers that their kernel leaves zeroed, as it found them, and that are zeroed here
+# only after a call that did not return.
+_in_use: set[str] = set()
+
+
+def _kept_zeroed(name: str, size: int, dtype) -> np.ndarray:
+    """Return ``size`` zeroed elements of the reused array ``name``, whose kernel leaves
+    it zeroed (call :func:`_put_back` after it returns)."""
+    fresh = name not in _buffers or len(_buffers[name]) < size
+    array = _buffer(name, size, dtype, zeroed=fresh or name in _in_use)
+    _in_use.add(name)
+    return array
+
+
+def _put_back(name: str) -> None:
+    """Record that the kernel using ``name`` returned, leaving it zeroed."""
+    _in_use.discard(name)
+
+
 def run_kernel(params: RunParams):
     """Run the compiled kernel of ``params`` (continuous model, fast or original engine).
 
@@ -122,7 +141,11 @@ def run_kernel(params: RunParams):
             words, position = original_stream(params.seed)
             values = _buffer("fill_levels", n_cells, np.uint16)
             grid = _buffer("grid", n_cells, np.uint32)
-            n_filled = invade_original(w, h, d, words, position, _block_shift(d), SMALL_TIES, grid, cells, values)
+            shift = _block_shift(d)
+            tree_shape = (d + 1, int(count_tree_layout((n_cells + (1 << shift) - 1) >> shift)[-1]))
+            tree = _kept_zeroed("tree", tree_shape[0] * tree_shape[1], np.int32).reshape(tree_shape)
+            n_filled = invade_original(w, h, d, words, position, shift, SMALL_TIES, grid, tree, cells, values)
+            _put_back("tree")
             return n_filled, cells, values, None, grid
         state = _buffer("state", n_cells, np.uint8, zeroed=True)
         if d == config.CONTINUOUS:
@@ -133,6 +156,15 @@ def run_kernel(params: RunParams):
             return n_filled, cells, values, drawn[1:n_drawn].copy(), state
         values = _buffer("fill_levels", n_cells, np.uint16)
         return invade_fast(w, h, d, fast_stream(params.seed), state, cells, values), cells, values, None, state
+
+
+def _filled_mask(state: np.ndarray) -> np.ndarray:
+    """Return the boolean mask of the filled cells of kernel state words, built in place
+    in the mask's own memory (no temporary: each fresh page costs a fault)."""
+    bits = np.empty(state.shape, np.uint8)
+    np.right_shift(state, _FILLED_BIT, out=bits, casting="unsafe")  # the state bits are the low byte
+    bits &= 1
+    return bits.view(bool)
 
 
 def invade(width: int, height: int, depth: int | str, seed: int | None = None,
@@ -161,6 +193,6 @@ def run(params: RunParams) -> InvasionResult:
     n_cells = params.width * params.height
     mask = None
     if n_filled > config.DENSE_FRACTION * n_cells:  # a pass over the state beats a scatter of the cells
-        mask = ((state[:n_cells] & _FILLED_ONLY) != 0).reshape(params.width, params.height)
+        mask = _filled_mask(state[:n_cells]).reshape(params.width, params.height)
     return InvasionResult(params, fill_x, fill_y, values[:n_filled].copy(), frontier, mask)
 

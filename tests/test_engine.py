@@ -50,11 +50,14 @@ def test_original_kernel_gives_the_same_run_for_any_tie_list_limit(small_ties):
             n = width * height
             words, position = engine.original_stream(seed)
             cells = np.empty(n, np.int32)
+            shift = engine._block_shift(depth)
+            tree = np.zeros((depth + 1, _original.count_tree_layout((n + (1 << shift) - 1) >> shift)[-1]), np.int32)
             n_filled = _original.invade_original(
-                width, height, depth, words, position, engine._block_shift(depth), small_ties,
-                np.empty(n, np.uint32), cells, np.empty(n, np.uint16))
+                width, height, depth, words, position, shift, small_ties,
+                np.empty(n, np.uint32), tree, cells, np.empty(n, np.uint16))
             order = [(int(c) // height, int(c) % height) for c in cells[:n_filled]]
             assert order == original_invasion(width, height, depth, seed)[1]
+            assert not tree.any()  # left zeroed: the engine reuses it
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -176,6 +179,7 @@ def test_kernels_share_the_state_encoding():
     from perc_mpi import _fast, _original
 
     assert (_original.FRONTIER, _original.FILLED) == (_fast.FRONTIER, _fast.FILLED)
+    assert _fast.FILLED & ~_fast.FRONTIER == 1 << engine._FILLED_BIT  # the dense mask reads this bit
 
 
 def test_dense_runs_keep_the_mask_built_from_their_cells():
