@@ -92,9 +92,8 @@ def measure_share(size: int, depth: int, reps: int) -> tuple[float, float]:
         start = time.perf_counter()
         result = run(RunParams(size, size, depth, seed, "fast"))
         middle = time.perf_counter()
-        cells = (size, size, result.fill_x, result.fill_y, result.dense_mask)
-        measures.box_dimension(*cells)
-        measures.ring_counts(*cells)
+        measures.box_dimension(*result.measure_args)
+        measures.ring_counts(*result.measure_args)
         runs.append(middle - start)
         costs.append(time.perf_counter() - middle)
     return float(np.median(runs)), float(np.median(costs))
@@ -105,8 +104,7 @@ def peak_rss_mb(size: int, depth: int) -> float:
     code = (
         "import perc_mpi, resource\nfrom perc_mpi import measures as m\n"
         f"r = perc_mpi.invade({size}, {size}, {depth}, 1)\n"
-        f"cells = ({size}, {size}, r.fill_x, r.fill_y, r.dense_mask)\n"
-        "m.box_dimension(*cells); m.ring_counts(*cells)\n"
+        "m.box_dimension(*r.measure_args); m.ring_counts(*r.measure_args)\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -187,8 +185,8 @@ def main(argv: list[str] | None = None) -> None:
     cold, warm = jit_start(max(reps, 2))
     print(f"| process start + first runs, empty / filled numba cache | {cold:.2f} s / {warm:.2f} s |")
     with tempfile.TemporaryDirectory() as tmp:
-        runs = [sweep_once(ROOT / "examples" / "sweep.json", 2, f"{tmp}/out.h5") for _ in range(reps)]
-    wall, _, timing = sorted(runs)[len(runs) // 2]  # the median run, with its own breakdown
+        sweeps = [sweep_once(ROOT / "examples" / "sweep.json", 2, f"{tmp}/out.h5") for _ in range(reps)]
+    wall, _, timing = sorted(sweeps)[len(sweeps) // 2]  # the median run, with its own breakdown
     print(f"| examples/sweep.json (90 jobs), mpirun -n 2, wall | {wall:.2f} s ({timing}) |")
     with tempfile.TemporaryDirectory() as tmp:
         heavy = Path(tmp) / "heavy.json"

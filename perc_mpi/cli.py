@@ -80,8 +80,7 @@ def run_single(args: argparse.Namespace, data: dict) -> int:
             return fail(f"{target}: cannot write the drawing: {exc.strerror}")
     else:
         sys.stdout.write(drawing)
-    dimension = measures.box_dimension(params.width, params.height, result.fill_x, result.fill_y,
-                                       result.dense_mask)
+    dimension = measures.box_dimension(*result.measure_args)
     print(
         f"filled {result.n_filled} of {params.width}x{params.height} cells, depth {params.depth}, "
         f"engine {params.engine}, dimension {dimension:.4f}, seed {params.seed}",

@@ -53,6 +53,13 @@ class InvasionResult:
         """Return the number of filled cells."""
         return len(self.fill_values)
 
+    @property
+    def measure_args(self) -> tuple:
+        """Return ``(width, height, fill_x, fill_y, dense_mask)``: the arguments of the
+        :mod:`perc_mpi.measures` functions for this run (the mask, when there is one,
+        makes them count from it)."""
+        return self.params.width, self.params.height, self.fill_x, self.fill_y, self.dense_mask
+
     @cached_property
     def filled(self) -> np.ndarray:
         """Return the boolean mask ``[x, y]`` of filled cells."""
@@ -90,12 +97,12 @@ _buffers: dict[str, np.ndarray] = {}
 
 def _buffer(name: str, size: int, dtype, zeroed: bool = False) -> np.ndarray:
     """Return ``size`` elements of this process's reused 1D array ``name``, zeroed if
-    asked, undefined otherwise."""
+    asked or new, undefined otherwise."""
     array = _buffers.get(name)
     if array is None or len(array) < size:
         _buffers.pop(name, None)  # free the old one first: no peak with both
         # np.zeros maps zero pages lazily: only the pages a run touches cost memory.
-        array = _buffers[name] = (np.zeros if zeroed else np.empty)(size, dtype)
+        array = _buffers[name] = np.zeros(size, dtype)
         return array
     array = array[:size]
     if zeroed:
@@ -111,8 +118,7 @@ _in_use: set[str] = set()
 def _kept_zeroed(name: str, size: int, dtype) -> np.ndarray:
     """Return ``size`` zeroed elements of the reused array ``name``, whose kernel leaves
     it zeroed (call :func:`_put_back` after it returns)."""
-    fresh = name not in _buffers or len(_buffers[name]) < size
-    array = _buffer(name, size, dtype, zeroed=fresh or name in _in_use)
+    array = _buffer(name, size, dtype, zeroed=name in _in_use)
     _in_use.add(name)
     return array
 

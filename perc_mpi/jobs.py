@@ -75,8 +75,7 @@ def summed_vector(result: engine.InvasionResult) -> np.ndarray:
     """Return a run's part of its point's summed vector: filled cells per distance ring
     (see :func:`perc_mpi.measures.ring_counts`), then, for the continuous model, the
     acceptance bins (see :func:`perc_mpi.aggregate.sums_length`)."""
-    width, height = result.params.width, result.params.height
-    rings = measures.ring_counts(width, height, result.fill_x, result.fill_y, result.dense_mask)
+    rings = measures.ring_counts(*result.measure_args)
     if result.frontier_values is None:
         return rings
     return np.concatenate([rings, *measures.acceptance_counts(result.frontier_values, result.fill_values,
@@ -94,8 +93,7 @@ def run_job(job: np.void, rank: int, save_cluster: bool = False) -> JobOutcome:
         params = params_of(job)
         result = engine.run(params)
         record["filled"] = result.n_filled
-        record["dimension"] = measures.box_dimension(params.width, params.height, result.fill_x, result.fill_y,
-                                                     result.dense_mask)
+        record["dimension"] = measures.box_dimension(*result.measure_args)
         rings = summed_vector(result)
         cluster = pack_cluster(result.filled) if save_cluster else None
         record["status"], error = DONE, None

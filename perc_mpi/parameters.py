@@ -236,7 +236,6 @@ def parse_sweep(data: dict[str, Any], text: str, source: str, memory: int | None
     def side(src, field, v):
         return _integer(src, field, v, config.MIN_SIDE, config.MAX_CELLS)
 
-
     if square:
         width = height = _axis(source, "size", data["size"], side)
     else:
