@@ -10,6 +10,7 @@ in one process.  ``--c-reference PATH`` adds the plain-C bucket-queue stick
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
 import os
 import platform
@@ -20,11 +21,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import h5py
 import numpy as np
 
 from . import config, measures
 from .engine import run, run_kernel
 from .parameters import RunParams
+from .plan import JOB_DTYPE, RESERVE, Reserve, assign_ranks
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -122,17 +125,59 @@ def sweep_once(sweep: Path, ranks: int, out: str) -> tuple[float, float, str]:
     return wall, float(re.search(r"jobs ([0-9.]+) s", timing).group(1)), timing
 
 
-def scaling(sweep: Path, reps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return the median (wall, jobs-phase) seconds at -n 1, at -n 2, and the median
-    speed-up (wall, jobs phase) of ``reps`` back-to-back pairs: a pair's two runs share
-    the machine's slow or fast spell, which the ratio of two medians would not."""
+def scaling(sweep: Path, reps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return the median (wall, jobs-phase) seconds at -n 1, at -n 2, the median
+    speed-up (wall, jobs phase) of ``reps`` back-to-back pairs (a pair's two runs share
+    the machine's slow or fast spell, which the ratio of two medians would not), and
+    the jobs of the last -n 1 run with the seconds each took (JOB_DTYPE + seconds)."""
     times = {1: [], 2: []}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(reps):
             for ranks in (1, 2):
-                times[ranks].append(sweep_once(sweep, ranks, f"{tmp}/out.h5")[:2])
+                times[ranks].append(sweep_once(sweep, ranks, f"{tmp}/n{ranks}.h5")[:2])
+        with h5py.File(f"{tmp}/n1.h5") as f:
+            timed = np.zeros(len(f["runs/job"]), JOB_DTYPE.descr + [("seconds", np.float64)])
+            for name in timed.dtype.names:
+                timed[name] = f["runs"][name][()]
     one, two = np.array(times[1]), np.array(times[2])
-    return np.median(one, axis=0), np.median(two, axis=0), np.median(one / two, axis=0)
+    return np.median(one, axis=0), np.median(two, axis=0), np.median(one / two, axis=0), timed
+
+
+def replay(timed: np.ndarray, n_ranks: int, reserve_fraction: float, speeds: np.ndarray) -> float:
+    """Return the share of time lost to imbalance (makespan / ideal - 1) when jobs that
+    took ``timed["seconds"]`` are scheduled on ``n_ranks`` ranks, rank r taking
+    ``speeds[r]`` times as long: the scattered shares, then the held-back jobs as
+    :class:`perc_mpi.plan.Reserve` hands them out, to the rank free first.  A model (no
+    message latency, no start-up), not a run."""
+    jobs, seconds = timed[list(JOB_DTYPE.names)], timed["seconds"]
+    ranks = assign_ranks(jobs, n_ranks, reserve_fraction)
+    scattered = ranks != RESERVE
+    busy = np.bincount(ranks[scattered], weights=seconds[scattered], minlength=n_ranks) * speeds
+    held = Reserve(timed[~scattered], n_ranks)  # keeps the seconds column
+    queue = [(t, r) for r, t in enumerate(busy)]
+    heapq.heapify(queue)
+    while len(held):
+        t, r = heapq.heappop(queue)
+        chunk = held.take_cheapest() if r == 0 else held.take_chunk()
+        heapq.heappush(queue, (t + chunk["seconds"].sum() * speeds[r], r))
+    return max(queue)[0] / (seconds.sum() / (1 / speeds).sum()) - 1
+
+
+def replay_table(timed: np.ndarray, rank_counts: list[int], draws: int = 20) -> None:
+    """Print the time lost to imbalance in :func:`replay`, all jobs scattered and with
+    config.RESERVE_FRACTION held back, at equal rank speeds and at speeds spread by 10%
+    (the median of ``draws`` random spreads)."""
+    print("\n| schedule replay: the last -n 1 run's job seconds on more ranks (model: no message "
+          "latency), time lost to imbalance | " + " | ".join(f"{n} ranks" for n in rank_counts) + " |")
+    print("|---|" + "---|" * len(rank_counts))
+    rng = np.random.default_rng(0)
+    spreads = {n: 1 + 0.1 * rng.standard_normal((draws, n)).clip(-2, 2) for n in rank_counts}
+    for fraction in (0.0, config.RESERVE_FRACTION):
+        label = "all scattered" if fraction == 0 else f"{fraction:.0%} of the work held back"
+        equal = [replay(timed, n, fraction, np.ones(n)) for n in rank_counts]
+        spread = [np.median([replay(timed, n, fraction, s) for s in spreads[n]]) for n in rank_counts]
+        print(f"| {label}, equal speeds | " + " | ".join(f"{x:.1%}" for x in equal) + " |")
+        print(f"| {label}, speeds spread by 10% | " + " | ".join(f"{x:.1%}" for x in spread) + " |")
 
 
 def jit_start(reps: int) -> tuple[float, float]:
@@ -191,15 +236,19 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         heavy = Path(tmp) / "heavy.json"
         sides = [101, 151, 201] if args.quick else [1001, 1501, 2001]
-        # ~20 s of jobs at -n 1, so that the ~1 s a process spends starting (imports, numba's
-        # context, MPI) and exiting weighs little: the table shows the jobs phase apart.
-        runs = 2 if args.quick else 120
+        # ~30 s of jobs at -n 1, so that the ~0.9 s a sweep spends starting (imports, numba's
+        # context, MPI) and ending, at any rank count, weighs little (at ~15 s it cost ~0.1x
+        # of the speed-up); the table shows the jobs phase apart.  Half as many pairs as
+        # repetitions elsewhere: each pair takes ~50 s.
+        runs = 2 if args.quick else 240
+        pairs = (reps + 1) // 2
         heavy.write_text(json.dumps({"size": sides, "depth": [2, 100], "runs": runs, "seed": 1}))
-        one, two, speedup = scaling(heavy, reps)
-    print(f"| strong scaling, sizes {sides} x depth 2, 100 x {runs} runs, -n 1 / -n 2 (median of {reps} "
+        one, two, speedup, timed = scaling(heavy, pairs)
+    print(f"| strong scaling, sizes {sides} x depth 2, 100 x {runs} runs, -n 1 / -n 2 (median of {pairs} "
           f"pairs): wall | {one[0]:.2f} s / {two[0]:.2f} s, speed-up {speedup[0]:.2f}x |")
     print(f"| same, jobs phase only (no start-up, no write) | {one[1]:.2f} s / {two[1]:.2f} s, "
           f"speed-up {speedup[1]:.2f}x |")
+    replay_table(timed, [2, 16, 64])
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The MPI driver: the only module that talks MPI.
 
 Rank 0 validates the sweep and plans it (or, with ``--resume``, takes back a previous
-file's finished jobs); every rank runs its share of the jobs left; finished records and
+file's finished jobs) and scatters most of the jobs left; it holds the cheapest back and
+hands them out as ranks run dry (:class:`perc_mpi.plan.Reserve`).  Finished records and
 ring counts stream to rank 0 (which also computes), which writes a complete snapshot of
 the HDF5 file at a bounded interval and at the end, and prints the CSV summary.
 Decisions are broadcast so that every rank exits together with the same status; an
@@ -19,6 +20,7 @@ import signal
 import socket
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,10 +35,12 @@ from . import __version__, config, engine, report
 from .aggregate import RingSums, sorted_rows, summarize
 from .jobs import DONE, RECORD_DTYPE, pending_records, progress, run_job
 from .parameters import ParameterError, RunParams, SweepParams, available_memory, parse_slice, parse_sweep
-from .plan import Plan, assign_ranks, balance, build_plan, in_slice
+from .plan import RESERVE, Plan, Reserve, assign_ranks, balance, build_plan, in_slice
 from .store import partial_path, read_snapshot, write_snapshot
 
 TAG_RESULTS = 11
+TAG_REQUEST = 12  # a rank that runs dry asks rank 0 for more jobs
+TAG_JOBS = 13  # rank 0's answer: a chunk of held-back jobs (empty: there are none left)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 
 
@@ -87,6 +91,16 @@ def wait_quietly(request: MPI.Request) -> None:
     while not request.Test():
         time.sleep(pause)
         pause = min(2 * pause, config.POLL_MAX_SECONDS)
+
+
+def receive_quietly(comm: MPI.Comm, source: int, tag: int):
+    """Return the next message from ``source`` with ``tag``, sleeping while none has
+    arrived (see :func:`wait_quietly`)."""
+    pause = config.POLL_MIN_SECONDS
+    while not comm.iprobe(source=source, tag=tag):
+        time.sleep(pause)
+        pause = min(2 * pause, config.POLL_MAX_SECONDS)
+    return comm.recv(source=source, tag=tag)
 
 
 def quiet_barrier(comm: MPI.Comm) -> None:
@@ -161,7 +175,7 @@ class Start:
     scope: np.ndarray  # mask of the jobs this file is for (all, or a --slice)
     slice_text: str  # the --slice argument, "" for the whole sweep
     todo: np.ndarray
-    ranks: np.ndarray
+    ranks: np.ndarray  # the rank each job of todo is scattered to, or RESERVE
 
 
 def take_back(path: Path, data: dict, sweep: SweepParams, part: str):
@@ -210,17 +224,22 @@ def prepare(args, data, text, n_ranks, ranks_per_node) -> Start:
     )
 
 
-def warm_up(jobs: np.ndarray) -> None:
-    """Compile or load every kernel ``jobs`` need (per engine; continuous or not) with a
-    tiny run."""
-    kinds = {(name.decode(), config.CONTINUOUS if depth == config.CONTINUOUS else 1)
-             for name, depth in zip(jobs["engine"], jobs["depth"])}
-    for name, depth in sorted(kinds):
+def kernel_kinds(jobs: np.ndarray) -> list[tuple[str, int]]:
+    """Return the (engine, depth) of a tiny run for each kernel ``jobs`` need (per
+    engine; continuous or not)."""
+    return sorted({(name.decode(), config.CONTINUOUS if depth == config.CONTINUOUS else 1)
+                   for name, depth in zip(jobs["engine"], jobs["depth"])})
+
+
+def warm_up(kinds: list[tuple[str, int]]) -> None:
+    """Compile or load the kernels of :func:`kernel_kinds` with a tiny run each."""
+    for name, depth in kinds:
         engine.run(RunParams(5, 5, depth, 0, name))
 
 
 def print_plan(start: Start, n_ranks: int) -> None:
-    """Print the dry-run report: job counts per point, work per rank, imbalance."""
+    """Print the dry-run report: job counts per point, jobs scattered and expected work
+    per rank, jobs held back, imbalance."""
     plan, todo = start.plan, start.todo
     print(f"{len(plan.jobs)} jobs, {len(plan.points)} parameter points, {n_ranks} ranks, "
           f"sweep seed {plan.sweep.seed}, {len(todo)} jobs to run")
@@ -230,18 +249,23 @@ def print_plan(start: Start, n_ranks: int) -> None:
               f"{np.count_nonzero(plan.jobs['point'] == i)}")
     work, imbalance = balance(todo, start.ranks, n_ranks)
     share = work / work.sum() if work.sum() else work
-    print("rank,jobs,work_share")
+    print("rank,scattered_jobs,expected_work_share")
     for r in range(n_ranks):
         print(f"{r},{np.count_nonzero(start.ranks == r)},{share[r]:.4f}")
+    print(f"held back by rank 0 for ranks that run dry: {np.count_nonzero(start.ranks == RESERVE)} jobs")
     print(f"expected imbalance (max/mean work): {imbalance:.3f}")
 
 
 class Inbox:
-    """Rank 0's side: every finished record and ring count, progress lines on stderr,
-    and a complete snapshot of the output file at least every ``snapshot_seconds``."""
+    """Rank 0's side: every finished record and ring count, progress lines on stderr, a
+    complete snapshot of the output file at least every ``snapshot_seconds``, and the
+    answers to ranks that ask for held-back jobs."""
 
-    def __init__(self, comm: MPI.Comm, start: Start, attrs: dict, snapshot_seconds: float):
+    def __init__(self, comm: MPI.Comm, start: Start, attrs: dict, snapshot_seconds: float,
+                 reserve: Reserve, stop: StopRequest):
         self.comm, self.start, self.attrs = comm, start, attrs
+        self.reserve, self.stop = reserve, stop
+        self.answers: list[MPI.Request] = []
         self.runs, self.failures = start.runs, dict(start.failures)
         self.clusters = start.clusters
         self.rings = RingSums(start.plan.points)
@@ -292,10 +316,18 @@ class Inbox:
         self.take(records, failures, deltas, clusters)
 
     def poll(self) -> None:
-        """Take every batch that has already arrived, without blocking."""
+        """Take every batch and answer every request that has already arrived, without
+        blocking."""
         status = MPI.Status()
         while self.comm.iprobe(source=MPI.ANY_SOURCE, tag=TAG_RESULTS, status=status):
             self._receive(status.Get_source())
+        while self.comm.iprobe(source=MPI.ANY_SOURCE, tag=TAG_REQUEST, status=status):
+            source = status.Get_source()
+            self.comm.recv(source=source, tag=TAG_REQUEST)
+            # Nothing more once a stop is requested: the jobs held stay pending, for --resume.
+            chunk = self.reserve.take_chunk() if not self.stop.requested else self.reserve.jobs[:0]
+            # Not a blocking send: a large chunk would wait until the rank, busy in a job, receives it.
+            self.answers.append(self.comm.isend(chunk, dest=source, tag=TAG_JOBS))
 
     def wait_all(self) -> None:
         """Wait (sleeping between polls) until every other rank has sent its last batch."""
@@ -305,10 +337,54 @@ class Inbox:
             self.poll()
             pause = config.POLL_MIN_SECONDS if self.finished > before else min(2 * pause, config.POLL_MAX_SECONDS)
             time.sleep(pause)
+        for answer in self.answers:  # every one was received before its rank's last batch was sent
+            wait_quietly(answer)
+        self.answers.clear()
 
 
-def run_share(comm: MPI.Comm, jobs: np.ndarray, inbox: Inbox | None, stop: StopRequest,
-              flush_seconds: float, save_clusters: bool) -> float:
+class JobFeed:
+    """A rank's jobs: its scattered share, then held-back ones -- on rank 0 taken from
+    the reserve directly, one cheap job at a time; elsewhere asked of rank 0 a chunk at
+    a time, one job ahead, so that the answer (given between rank 0's own jobs) is
+    usually there by the time it is needed."""
+
+    def __init__(self, comm: MPI.Comm, share: np.ndarray, reserve: Reserve | None, stop: StopRequest):
+        self.comm, self.queue, self.reserve, self.stop = comm, deque(share), reserve, stop
+        self.asked = False  # a request to rank 0 is unanswered
+        self.dry = False  # rank 0 has answered that it holds no more
+
+    def next(self) -> np.void | None:
+        """Return the next job to run, or None when none is left or a stop was requested."""
+        if self.stop.requested:
+            return None
+        if self.reserve is not None:
+            if not self.queue:
+                self.queue.extend(self.reserve.take_cheapest())
+            return self.queue.popleft() if self.queue else None
+        while True:
+            if self.asked and (not self.queue or self.comm.iprobe(source=0, tag=TAG_JOBS)):
+                self._receive()
+            if len(self.queue) <= 1 and not (self.asked or self.dry):
+                self.comm.send(None, dest=0, tag=TAG_REQUEST)
+                self.asked = True
+            if self.queue or not self.asked:
+                return self.queue.popleft() if self.queue else None
+
+    def close(self) -> None:
+        """Receive the answer to a request still open (its jobs are not run: the feed is
+        closed after a stop), so that no message is left behind."""
+        if self.asked:
+            self._receive()
+
+    def _receive(self) -> None:
+        chunk = receive_quietly(self.comm, 0, TAG_JOBS)
+        self.asked = False
+        self.dry = self.dry or len(chunk) == 0
+        self.queue.extend(chunk)
+
+
+def run_share(comm: MPI.Comm, feed: JobFeed, inbox: Inbox | None, flush_seconds: float,
+              save_clusters: bool) -> float:
     """Run this rank's jobs until done or stopped, streaming records and ring counts to
     rank 0 (or handing them to the inbox); return the wall seconds of the loop."""
     start = time.perf_counter()
@@ -329,9 +405,7 @@ def run_share(comm: MPI.Comm, jobs: np.ndarray, inbox: Inbox | None, stop: StopR
             request = comm.isend((*payload, done), dest=0, tag=TAG_RESULTS)
         batch, failures, deltas, clusters, last_send = [], {}, {}, {}, time.monotonic()
 
-    for job in jobs:
-        if stop.requested:
-            break
+    while (job := feed.next()) is not None:
         outcome = run_job(job, comm.rank, save_clusters)
         batch.append(outcome.record)
         if outcome.cluster is not None:
@@ -349,6 +423,7 @@ def run_share(comm: MPI.Comm, jobs: np.ndarray, inbox: Inbox | None, stop: StopR
             inbox.poll()
         elif time.monotonic() - last_send >= flush_seconds:
             flush(False)
+    feed.close()
     flush(True)
     if request is not None:
         wait_quietly(request)
@@ -412,25 +487,29 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str) -
     # the cache; the others load them while rank 0 writes the first snapshot.  Either
     # way before the jobs, so that no job's ``seconds`` includes it.
     if comm.rank == 0:
-        warm_up(start.todo)
+        warm_up(kernel_kinds(start.todo))
     quiet_barrier(comm)
     shares = [start.todo[start.ranks == r] for r in range(comm.size)] if comm.rank == 0 else None
     my_jobs = comm.scatter(shares, root=0)
-    inbox = None
+    # Any rank may be handed any held-back job, so every rank loads every kernel needed.
+    kinds, save_clusters = comm.bcast((kernel_kinds(start.todo), start.clusters is not None)
+                                      if comm.rank == 0 else None, root=0)
+    inbox = reserve = None
     if comm.rank == 0:
+        reserve = Reserve(start.todo[start.ranks == RESERVE], comm.size)
         partial_path(start.path).unlink(missing_ok=True)  # a snapshot a killed writer left half done
-        inbox = Inbox(comm, start, attrs, config.SNAPSHOT_FRACTION * args.checkpoint)
+        inbox = Inbox(comm, start, attrs, config.SNAPSHOT_FRACTION * args.checkpoint, reserve, stop)
         inbox.snapshot()  # the file exists, readable, from the first second on
         _, imbalance = balance(start.todo, start.ranks, comm.size)
         print(f"perc_mpi: {len(start.todo)} of {len(start.plan.jobs)} jobs to run, {len(start.plan.points)} points, "
-              f"{comm.size} ranks (expected imbalance {imbalance:.3f}), output {start.path}",
-              file=sys.stderr, flush=True)
+              f"{comm.size} ranks ({len(reserve)} jobs held back for ranks that run dry; expected imbalance "
+              f"{imbalance:.3f}), output {start.path}", file=sys.stderr, flush=True)
     else:
-        warm_up(my_jobs)
+        warm_up(kinds)
 
     clock["jobs"] = time.monotonic()
-    save_clusters = comm.bcast(start.clusters is not None if comm.rank == 0 else None, root=0)
-    loop_seconds = run_share(comm, my_jobs, inbox, stop, config.FLUSH_FRACTION * args.checkpoint, save_clusters)
+    feed = JobFeed(comm, my_jobs, reserve, stop)
+    loop_seconds = run_share(comm, feed, inbox, config.FLUSH_FRACTION * args.checkpoint, save_clusters)
     if inbox is not None:
         inbox.wait_all()
     quiet_barrier(comm)

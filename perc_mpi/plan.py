@@ -103,19 +103,84 @@ def job_cost(jobs: np.ndarray) -> np.ndarray:
     return jobs["width"].astype(np.float64) * jobs["height"] * fraction * per_cell
 
 
-def assign_ranks(jobs: np.ndarray, n_ranks: int) -> np.ndarray:
-    """Return the rank of each job: jobs sorted by cost, dealt out in a snake order
-    (0..n-1, n-1..0, ...), which balances near-equal costs as greedy LPT does, in O(J log J).
+# The rank of a job that rank 0 holds back from the scatter (see assign_ranks).
+RESERVE = -1
+
+
+def assign_ranks(jobs: np.ndarray, n_ranks: int, reserve_fraction: float = config.RESERVE_FRACTION) -> np.ndarray:
+    """Return the rank each job is scattered to, or :data:`RESERVE` for a job held back.
+
+    Jobs are sorted by estimated cost.  The costliest, making up ``1 - reserve_fraction``
+    of the estimated work (at least one job per rank), are dealt out in a snake order
+    (0..n-1, n-1..0, ...), which balances near-equal costs as greedy LPT does, in
+    O(J log J).  The cheapest are held back on rank 0 and handed out as ranks run dry
+    (:class:`Reserve`): they absorb what no estimate foresees -- a cluster's size varies
+    with its seed, and one core may run slower than another.  One rank runs everything.
     """
-    order = np.argsort(-job_cost(jobs), kind="stable")
-    position = np.arange(len(jobs))
-    lap, seat = np.divmod(position, n_ranks)
-    ranks = np.empty(len(jobs), np.int32)
-    ranks[order] = np.where(lap % 2 == 0, seat, n_ranks - 1 - seat)
+    if n_ranks == 1:
+        return np.zeros(len(jobs), np.int32)
+    cost = job_cost(jobs)
+    order = np.argsort(-cost, kind="stable")
+    cumulative = np.cumsum(cost[order])
+    within = cumulative <= (1 - reserve_fraction) * cumulative[-1:]  # [-1:]: no total if no jobs
+    n_head = max(min(n_ranks, len(jobs)), int(np.count_nonzero(within)))
+    lap, seat = np.divmod(np.arange(n_head), n_ranks)
+    ranks = np.full(len(jobs), RESERVE, np.int32)
+    ranks[order[:n_head]] = np.where(lap % 2 == 0, seat, n_ranks - 1 - seat)
     return ranks
 
 
 def balance(jobs: np.ndarray, ranks: np.ndarray, n_ranks: int) -> tuple[np.ndarray, float]:
-    """Return ``(work per rank, imbalance)``, imbalance = max / mean work (1.0 is perfect)."""
-    work = np.bincount(ranks, weights=job_cost(jobs), minlength=n_ranks)
+    """Return ``(work per rank, imbalance)`` as the cost estimates predict them: each
+    rank's scattered share, and the held-back work spread over the ranks that run dry
+    first (each raised to a common level); imbalance = max / mean work (1.0 is perfect)."""
+    cost = job_cost(jobs)
+    scattered = ranks != RESERVE
+    work = np.bincount(ranks[scattered], weights=cost[scattered], minlength=n_ranks)
+    spare = cost[~scattered].sum()
+    if spare > 0:
+        low = np.sort(work)
+        needed = np.arange(1, n_ranks + 1) * low - np.cumsum(low)  # to raise the k+1 lowest to low[k]
+        k = int(np.searchsorted(needed, spare, side="right"))
+        work = np.maximum(work, (spare + low[:k].sum()) / k)
     return work, float(work.max() / work.mean()) if work.mean() > 0 else 1.0
+
+
+class Reserve:
+    """The jobs held back from the scatter, costliest first, handed out on demand.
+
+    A rank that runs dry takes a chunk from the costly end: about 1 / (2 n_ranks) of the
+    estimated work left (guided self-scheduling: large chunks while much is left, single
+    jobs at the end, so the ranks finish together).  Rank 0, which answers those requests
+    between its own jobs, takes single jobs from the cheap end, so that a request never
+    waits long behind one of its jobs.
+    """
+
+    def __init__(self, jobs: np.ndarray, n_ranks: int):
+        cost = job_cost(jobs)
+        order = np.argsort(-cost, kind="stable")
+        self.jobs = jobs[order]
+        self._cumulative = np.concatenate([[0.0], np.cumsum(cost[order])])  # cost of the first k jobs
+        self._n_ranks = n_ranks
+        self._front, self._back = 0, len(jobs)
+
+    def __len__(self) -> int:
+        """Return the number of jobs still held."""
+        return self._back - self._front
+
+    def take_chunk(self) -> np.ndarray:
+        """Return the next chunk for a rank that ran dry (the costliest jobs held; empty
+        when none are left)."""
+        start = self._cumulative[self._front]
+        target = start + (self._cumulative[self._back] - start) / (2 * self._n_ranks)
+        end = int(np.searchsorted(self._cumulative, target, side="right")) - 1
+        end = min(max(end, self._front + 1), self._back)
+        chunk, self._front = self.jobs[self._front:end], end
+        return chunk
+
+    def take_cheapest(self) -> np.ndarray:
+        """Return the cheapest job held, as a chunk of one (empty when none are left)."""
+        if not len(self):
+            return self.jobs[:0]
+        self._back -= 1
+        return self.jobs[self._back:self._back + 1]

@@ -3,6 +3,7 @@
 
 import argparse
 import json
+import time
 from contextlib import contextmanager
 
 import numpy as np
@@ -10,8 +11,8 @@ import pytest
 from mpi4py import MPI
 
 from perc_mpi import driver, jobs
-from perc_mpi.parameters import ParameterError
-from perc_mpi.plan import job_seeds
+from perc_mpi.parameters import ParameterError, parse_sweep
+from perc_mpi.plan import RESERVE, assign_ranks, build_plan, job_seeds
 
 SPEC = {"size": [9, 17], "depth": [2, 5], "runs": 3, "seed": 99}
 COMMS = {"self": MPI.COMM_SELF, "world": MPI.COMM_WORLD}
@@ -94,6 +95,38 @@ def test_world_sweep_equals_self_sweep(mpi_tmp_path):
                 np.testing.assert_array_equal(a["runs"][column][()], b["runs"][column][()])
             assert a.attrs["mpi_size"] == comm.size and b.attrs["mpi_size"] == 1
             np.testing.assert_allclose(a["summary/density_x"][()], b["summary/density_x"][()], rtol=1e-12)
+
+
+@pytest.mark.mpi
+def test_ranks_that_run_dry_take_the_held_back_jobs(mpi_tmp_path, monkeypatch):
+    import h5py
+
+    comm = MPI.COMM_WORLD
+    if comm.size == 1:
+        pytest.skip("needs a second rank")
+    spec = {**SPEC, "runs": 10}
+    if comm.rank == 0:  # a slow rank 0: the others must take over what it holds back
+        real_run = jobs.engine.run
+
+        def slow_run(params):
+            time.sleep(0.05)
+            return real_run(params)
+
+        monkeypatch.setattr(jobs.engine, "run", slow_run)
+    status, output = sweep(comm, mpi_tmp_path, "dry", spec)
+    assert status == 0
+    assert not comm.iprobe(source=MPI.ANY_SOURCE, tag=MPI.ANY_TAG)  # no request or answer left behind
+    with then_barrier(comm) as root:
+        if not root:
+            return
+        planned = build_plan(parse_sweep(spec, json.dumps(spec), "dry.json")).jobs
+        scattered = assign_ranks(planned, comm.size)
+        assert np.count_nonzero(scattered == RESERVE) > 0
+        with h5py.File(output) as f:
+            ran = f["runs/rank"][()]
+            assert f.attrs["complete"] and sorted(f["runs/job"][()]) == list(range(len(planned)))
+        elsewhere = (scattered != 0) & (scattered != RESERVE)
+        assert np.count_nonzero(ran != 0) > np.count_nonzero(elsewhere)
 
 
 @pytest.mark.mpi
