@@ -40,11 +40,11 @@ FILLED_FRACTION_MODEL = (0.061, 0.87)
 ORIGINAL_COST_FACTOR = 4.0
 CONTINUOUS_COST_FACTOR = 1.5
 # The share of the estimated work that rank 0 holds back from the scatter and hands out
-# as ranks run dry.  Replaying the job times of a measured 720-job sweep on more ranks
-# (`python -m perc_mpi.bench` prints it): all scattered, 16 / 64 ranks lost 6% / 19-22%
-# to imbalance, 19% / 30% with the ranks' speeds spread by 10%; 0.3 held back lost
-# 0.3% / 2-7%.  0.1 and 0.2 did as well at a 10% spread, not at 20% (16 ranks: 21% and
-# 8% lost; 0.3: 0.7%).
+# as ranks run dry.  Replaying the measured job times of 720- and 1440-job sweeps on more
+# ranks (`python -m perc_mpi.bench` prints it): all scattered, 64 ranks lost 9-22% to
+# imbalance, 26-30% with the ranks' speeds spread by 10% (16 ranks: 2-6%, 18-19%); 0.3
+# held back lost 0.6-7% (16 ranks: 0.2-0.4%).  0.1 and 0.2 did as well at a 10% spread,
+# not at 20% (16 ranks, 720 jobs: 21% and 8% lost; 0.3: 0.7%).
 RESERVE_FRACTION = 0.3
 # Checkpointing (``--checkpoint SECONDS``, default below): workers send their finished
 # records to rank 0 every FLUSH_FRACTION of it and rank 0 rewrites the output file every
