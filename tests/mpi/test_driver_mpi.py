@@ -3,6 +3,8 @@
 
 import argparse
 import json
+import os
+import signal
 import time
 from contextlib import contextmanager
 
@@ -10,7 +12,7 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from perc_mpi import driver, jobs
+from perc_mpi import config, driver, jobs
 from perc_mpi.parameters import ParameterError, parse_sweep
 from perc_mpi.plan import RESERVE, assign_ranks, build_plan, job_seeds
 
@@ -26,6 +28,12 @@ def then_barrier(comm):
         yield comm.rank == 0
     finally:
         comm.barrier()
+
+
+def left_behind(comm):
+    """Return whether any rank has a message nobody received (on every rank: one rank
+    failing alone would leave the others waiting in the next collective)."""
+    return comm.allreduce(comm.iprobe(source=MPI.ANY_SOURCE, tag=MPI.ANY_TAG), op=MPI.LOR)
 
 
 def fail_job(monkeypatch, index):
@@ -115,7 +123,7 @@ def test_ranks_that_run_dry_take_the_held_back_jobs(mpi_tmp_path, monkeypatch):
         monkeypatch.setattr(jobs.engine, "run", slow_run)
     status, output = sweep(comm, mpi_tmp_path, "dry", spec)
     assert status == 0
-    assert not comm.iprobe(source=MPI.ANY_SOURCE, tag=MPI.ANY_TAG)  # no request or answer left behind
+    assert not left_behind(comm)
     with then_barrier(comm) as root:
         if not root:
             return
@@ -127,6 +135,38 @@ def test_ranks_that_run_dry_take_the_held_back_jobs(mpi_tmp_path, monkeypatch):
             assert f.attrs["complete"] and sorted(f["runs/job"][()]) == list(range(len(planned)))
         elsewhere = (scattered != 0) & (scattered != RESERVE)
         assert np.count_nonzero(ran != 0) > np.count_nonzero(elsewhere)
+
+
+@pytest.mark.mpi
+def test_a_rank_stopped_while_asking_for_jobs_leaves_nothing_behind(mpi_tmp_path, monkeypatch):
+    import h5py
+
+    comm = MPI.COMM_WORLD
+    if comm.size == 1:
+        pytest.skip("needs a second rank")
+    spec = {**SPEC, "runs": 10}
+    real_next = driver.JobFeed.next
+
+    def next_then_stop(feed):
+        job = real_next(feed)
+        if feed.asked and not feed.stop.requested:  # a request to rank 0 is open: a stop now
+            os.kill(os.getpid(), signal.SIGUSR1)  # must not leave its answer behind
+        return job
+
+    monkeypatch.setattr(driver.JobFeed, "next", next_then_stop)
+    status, output = sweep(comm, mpi_tmp_path, "stop", spec)
+    assert status == config.EXIT_INTERRUPTED  # on every rank, though only the others were signalled
+    assert not left_behind(comm)  # the open request was answered, and the answer taken
+    monkeypatch.setattr(driver.JobFeed, "next", real_next)
+    args = args_for(mpi_tmp_path / "stop.json", output)
+    args.resume = True
+    assert driver.run_sweep(comm, args, spec, json.dumps(spec)) == 0
+    with then_barrier(comm) as root:
+        if not root:
+            return
+        with h5py.File(output) as f:
+            assert f.attrs["complete"] and f.attrs["sessions"] == 2
+            assert np.all(f["runs/status"][()] == jobs.DONE)
 
 
 @pytest.mark.mpi
