@@ -35,7 +35,7 @@ from . import __version__, config, engine, report
 from .aggregate import RingSums, sorted_rows, summarize
 from .jobs import DONE, RECORD_DTYPE, pending_records, progress, run_job
 from .parameters import ParameterError, RunParams, SweepParams, available_memory, parse_slice, parse_sweep
-from .plan import RESERVE, Plan, Reserve, assign_ranks, balance, build_plan, in_slice
+from .plan import RESERVE, Plan, Reserve, assign_ranks, balance, build_plan, in_slice, shares
 from .store import partial_path, read_snapshot, write_snapshot
 
 TAG_RESULTS = 11
@@ -489,8 +489,7 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str) -
     if comm.rank == 0:
         warm_up(kernel_kinds(start.todo))
     quiet_barrier(comm)
-    shares = [start.todo[start.ranks == r] for r in range(comm.size)] if comm.rank == 0 else None
-    my_jobs = comm.scatter(shares, root=0)
+    my_jobs = comm.scatter(shares(start.todo, start.ranks, comm.size) if comm.rank == 0 else None, root=0)
     # Any rank may be handed any held-back job, so every rank loads every kernel needed.
     kinds, save_clusters = comm.bcast((kernel_kinds(start.todo), start.clusters is not None)
                                       if comm.rank == 0 else None, root=0)

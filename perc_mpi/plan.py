@@ -130,6 +130,14 @@ def assign_ranks(jobs: np.ndarray, n_ranks: int, reserve_fraction: float = confi
     return ranks
 
 
+def shares(jobs: np.ndarray, ranks: np.ndarray, n_ranks: int) -> list[np.ndarray]:
+    """Return each rank's scattered jobs, costliest first: a rank ends its share with
+    short jobs, so rank 0, which answers requests for held-back jobs between its own,
+    is in a short one when the others, ending theirs, ask."""
+    order = np.argsort(-job_cost(jobs), kind="stable")
+    return [jobs[order[ranks[order] == r]] for r in range(n_ranks)]
+
+
 def balance(jobs: np.ndarray, ranks: np.ndarray, n_ranks: int) -> tuple[np.ndarray, float]:
     """Return ``(work per rank, imbalance)`` as the cost estimates predict them: each
     rank's scattered share, and the held-back work spread over the ranks that run dry

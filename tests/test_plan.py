@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perc_mpi.parameters import parse_sweep
-from perc_mpi.plan import RESERVE, Reserve, assign_ranks, balance, build_plan, job_cost
+from perc_mpi.plan import RESERVE, Reserve, assign_ranks, balance, build_plan, job_cost, shares
 
 
 def plan_jobs(**spec):
@@ -81,3 +81,14 @@ def test_reserve_chunks_shrink_from_the_costly_end():
         last = chunk
     assert len(last) == 1  # single jobs at the end, so that the ranks finish together
     assert works[-1] < works[0] / 10
+
+
+def test_shares_hold_each_rank_s_scattered_jobs_costliest_first():
+    jobs = plan_jobs()
+    ranks = assign_ranks(jobs, 3, 0.3)
+    parts = shares(jobs, ranks, 3)
+    assert [len(p) for p in parts] == [np.count_nonzero(ranks == r) for r in range(3)]
+    assert sorted(np.concatenate(parts)["job"]) == sorted(jobs["job"][ranks != RESERVE])
+    for r, part in enumerate(parts):
+        assert np.all(ranks[part["job"]] == r)  # a plan's job index is its row
+        assert np.all(np.diff(job_cost(part)) <= 0)
