@@ -483,16 +483,16 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str) -
         return config.EXIT_OK
 
     attrs = provenance(comm, start, started)
-    # Rank 0 compiles (or loads) the kernels first, so that ranks never race to write
+    # Every kernel the sweep needs, on every rank (any rank may be handed any held-back
+    # job).  Rank 0 compiles (or loads) them first, so that ranks never race to write
     # the cache; the others load them while rank 0 writes the first snapshot.  Either
     # way before the jobs, so that no job's ``seconds`` includes it.
-    if comm.rank == 0:
-        warm_up(kernel_kinds(start.todo))
-    quiet_barrier(comm)
-    my_jobs = comm.scatter(shares(start.todo, start.ranks, comm.size) if comm.rank == 0 else None, root=0)
-    # Any rank may be handed any held-back job, so every rank loads every kernel needed.
     kinds, save_clusters = comm.bcast((kernel_kinds(start.todo), start.clusters is not None)
                                       if comm.rank == 0 else None, root=0)
+    if comm.rank == 0:
+        warm_up(kinds)
+    quiet_barrier(comm)
+    my_jobs = comm.scatter(shares(start.todo, start.ranks, comm.size) if comm.rank == 0 else None, root=0)
     inbox = reserve = None
     if comm.rank == 0:
         reserve = Reserve(start.todo[start.ranks == RESERVE], comm.size)

@@ -134,8 +134,9 @@ def shares(jobs: np.ndarray, ranks: np.ndarray, n_ranks: int) -> list[np.ndarray
     """Return each rank's scattered jobs, costliest first: a rank ends its share with
     short jobs, so rank 0, which answers requests for held-back jobs between its own,
     is in a short one when the others, ending theirs, ask."""
-    order = np.argsort(-job_cost(jobs), kind="stable")
-    return [jobs[order[ranks[order] == r]] for r in range(n_ranks)]
+    order = np.lexsort((-job_cost(jobs), ranks))  # by rank, then costliest first; stable
+    bounds = np.searchsorted(ranks[order], np.arange(n_ranks + 1))  # RESERVE (-1) sorts first, left out
+    return [jobs[order[bounds[r]:bounds[r + 1]]] for r in range(n_ranks)]
 
 
 def balance(jobs: np.ndarray, ranks: np.ndarray, n_ranks: int) -> tuple[np.ndarray, float]:
