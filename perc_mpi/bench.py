@@ -125,22 +125,81 @@ def sweep_once(sweep: Path, ranks: int, out: str) -> tuple[float, float, str]:
     return wall, float(re.search(r"jobs ([0-9.]+) s", timing).group(1)), timing
 
 
-def scaling(sweep: Path, reps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Return the median (wall, jobs-phase) seconds at -n 1, at -n 2, the median
-    speed-up (wall, jobs phase) of ``reps`` back-to-back pairs (a pair's two runs share
-    the machine's slow or fast spell, which the ratio of two medians would not), and
-    the jobs of the last -n 1 run with the seconds each took (JOB_DTYPE + seconds)."""
-    times = {1: [], 2: []}
+def _timeline(path: str) -> tuple[np.ndarray, dict[str, float]]:
+    """Return the jobs of a finished sweep file with the seconds each took (JOB_DTYPE +
+    seconds), and where the ranks' time went between the first job's start and the last
+    job's end (``runs/started``, ``seconds``, ``rank``), as shares of ranks x that span:
+    ``busy`` in jobs, idle ``at_start`` (before a rank's first job), ``between`` jobs
+    (the driver's own work, waiting for held-back jobs) and ``at_end`` (after its last)."""
+    with h5py.File(path) as f:
+        timed = np.zeros(len(f["runs/job"]), JOB_DTYPE.descr + [("seconds", np.float64)])
+        for name in timed.dtype.names:
+            timed[name] = f["runs"][name][()]
+        rank, started, n_ranks = f["runs/rank"][()], f["runs/started"][()], int(f.attrs["mpi_size"])
+    ended = started + timed["seconds"]
+    first, last = started.min(), ended.max()
+    rank_first = np.full(n_ranks, last)  # a rank that ran nothing idles "before its first job"
+    np.minimum.at(rank_first, rank, started)
+    rank_last = np.full(n_ranks, last)
+    rank_last[np.unique(rank)] = first
+    np.maximum.at(rank_last, rank, ended)
+    busy = np.bincount(rank, weights=timed["seconds"], minlength=n_ranks)
+    whole = n_ranks * (last - first)
+    shares = {"busy": busy.sum(), "at_start": (rank_first - first).sum(),
+              "between": (rank_last - rank_first - busy).clip(0).sum(), "at_end": (last - rank_last).sum()}
+    return timed, {key: float(value / whole) for key, value in shares.items()}
+
+
+def scaling(sweep: Path, rank_counts: list[int], reps: int) -> tuple[dict[int, dict[str, float]], np.ndarray]:
+    """Run ``sweep`` at each rank count in turn, ``reps`` times over, and return, per
+    rank count, the medians of: wall and jobs-phase seconds; the speed-ups (wall, jobs
+    phase) over the first rank count *of the same ladder* (back-to-back runs share this
+    shared machine's slow or fast spell, which a ratio of two medians would not); the
+    job seconds summed over the ranks against the first count's (``inflation``: cores
+    slowing each other, through memory bandwidth, caches, clocks) and the idle shares of
+    :func:`_timeline`.  Also the jobs of the last first-count run with their seconds."""
+    rows: dict[int, dict[str, list[float]]] = {n: {} for n in rank_counts}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(reps):
-            for ranks in (1, 2):
-                times[ranks].append(sweep_once(sweep, ranks, f"{tmp}/n{ranks}.h5")[:2])
-        with h5py.File(f"{tmp}/n1.h5") as f:
-            timed = np.zeros(len(f["runs/job"]), JOB_DTYPE.descr + [("seconds", np.float64)])
-            for name in timed.dtype.names:
-                timed[name] = f["runs"][name][()]
-    one, two = np.array(times[1]), np.array(times[2])
-    return np.median(one, axis=0), np.median(two, axis=0), np.median(one / two, axis=0), timed
+            ladder = {}
+            for ranks in rank_counts:
+                out = f"{tmp}/n{ranks}.h5"
+                wall, jobs, _ = sweep_once(sweep, ranks, out)
+                timed, shares = _timeline(out)
+                print(f"scaling: -n {ranks}: wall {wall:.2f} s, {_}", file=sys.stderr, flush=True)
+                ladder[ranks] = (wall, jobs, timed["seconds"].sum(), shares)
+                if ranks == rank_counts[0]:
+                    first = timed
+            base = ladder[rank_counts[0]]
+            for ranks, (wall, jobs, job_seconds, shares) in ladder.items():
+                # The timing line has 10 ms steps: --quick's jobs phase can read 0 s.
+                figures = {"wall": wall, "jobs": jobs, "speedup_wall": base[0] / wall,
+                           "speedup_jobs": base[1] / jobs if jobs else np.nan,
+                           "inflation": job_seconds / base[2] - 1, **shares}
+                for key, value in figures.items():
+                    rows[ranks].setdefault(key, []).append(value)
+    medians = {n: {key: float(np.median(values)) for key, values in row.items()} for n, row in rows.items()}
+    return medians, first
+
+
+def scaling_table(sides: list[int], runs: int, rank_counts: list[int], reps: int) -> np.ndarray:
+    """Print the strong-scaling table of a compute-heavy sweep (sizes ``sides`` x depth
+    2, 100 x ``runs`` runs a point) and return the first rank count's timed jobs."""
+    with tempfile.TemporaryDirectory() as tmp:
+        heavy = Path(tmp) / "heavy.json"
+        heavy.write_text(json.dumps({"size": sides, "depth": [2, 100], "runs": runs, "seed": 1}))
+        rows, timed = scaling(heavy, rank_counts, reps)
+    base = rank_counts[0]
+    print(f"\n| strong scaling, sizes {sides} x depth 2, 100 x {runs} runs ({len(sides) * 2 * runs} jobs), "
+          f"median of {reps} | wall | speed-up, efficiency | jobs phase | speed-up, efficiency "
+          f"| job seconds vs -n {base} | ranks idle: before first job / between jobs / after last |")
+    print("|---|---|---|---|---|---|---|")
+    for n, row in rows.items():
+        scale = n / base
+        print(f"| -n {n} | {row['wall']:.2f} s | {row['speedup_wall']:.2f}x, {row['speedup_wall'] / scale:.0%} "
+              f"| {row['jobs']:.2f} s | {row['speedup_jobs']:.2f}x, {row['speedup_jobs'] / scale:.0%} "
+              f"| {row['inflation']:+.1%} | {row['at_start']:.1%} / {row['between']:.1%} / {row['at_end']:.1%} |")
+    return timed
 
 
 def replay(timed: np.ndarray, n_ranks: int, reserve_fraction: float, speeds: np.ndarray) -> float:
@@ -197,17 +256,46 @@ def jit_start(reps: int) -> tuple[float, float]:
     return cold, warm
 
 
+def scaling_part(args: argparse.Namespace) -> None:
+    """Print the strong-scaling table and the schedule replay built on its timings."""
+    sides = [101, 151, 201] if args.quick else [1001, 1501, 2001]
+    # ~30 s of jobs at -n 1 by default, so that the ~0.9 s a sweep spends starting
+    # (imports, numba's context, MPI) and ending, at any rank count, weighs little (at ~15 s
+    # it cost ~0.1x of the 2-rank speed-up); the jobs phase is shown apart.  Half as many
+    # ladders as repetitions elsewhere: a -n 1, -n 2 ladder takes ~50 s here.
+    runs = 2 if args.quick else args.scaling_runs
+    timed = scaling_table(sides, runs, args.ranks, 1 if args.quick else (args.reps + 1) // 2)
+    replay_table(timed, [2, 16, 64])
+
+
+def _rank_list(text: str) -> list[int]:
+    """Return the rank counts of a comma-separated list such as ``1,2,4``."""
+    counts = [int(part) for part in text.split(",")]
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"rank counts must be positive integers: {text!r}")
+    return counts
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmarks and print the table (markdown)."""
     parser = argparse.ArgumentParser(prog="python -m perc_mpi.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
     parser.add_argument("--reps", type=int, default=5, help="repetitions per figure (median)")
     parser.add_argument("--c-reference", metavar="PATH", help="compiled ref_bucket.c to compare with")
+    parser.add_argument("--ranks", type=_rank_list, default=[1, 2], metavar="N,N,...",
+                        help="rank counts of the strong-scaling table, the first the baseline (default 1,2)")
+    parser.add_argument("--scaling-runs", type=int, default=240, metavar="RUNS",
+                        help="runs per point of the strong-scaling sweep (6 points; default 240)")
+    parser.add_argument("--scaling-only", action="store_true", help="print only the strong-scaling tables")
     args = parser.parse_args(argv)
     size, big = (101, 301) if args.quick else (2001, 10001)
     reps = 1 if args.quick else args.reps
     print(f"perc_mpi benchmarks, {time.strftime('%Y-%m-%d')}: {machine()}")
-    print(f"command: python -m perc_mpi.bench {' '.join(argv if argv is not None else sys.argv[1:])}\n")
+    print(f"command: python -m perc_mpi.bench {' '.join(argv if argv is not None else sys.argv[1:])}")
+    if args.scaling_only:
+        scaling_part(args)
+        return
+    print()
 
     print(f"| kernel, {size}x{size} (ns per filled cell, median of {reps}) | depth 2 | depth 100 |")
     print("|---|---|---|")
@@ -233,22 +321,7 @@ def main(argv: list[str] | None = None) -> None:
         sweeps = [sweep_once(ROOT / "examples" / "sweep.json", 2, f"{tmp}/out.h5") for _ in range(reps)]
     wall, _, timing = sorted(sweeps)[len(sweeps) // 2]  # the median run, with its own breakdown
     print(f"| examples/sweep.json (90 jobs), mpirun -n 2, wall | {wall:.2f} s ({timing}) |")
-    with tempfile.TemporaryDirectory() as tmp:
-        heavy = Path(tmp) / "heavy.json"
-        sides = [101, 151, 201] if args.quick else [1001, 1501, 2001]
-        # ~30 s of jobs at -n 1, so that the ~0.9 s a sweep spends starting (imports, numba's
-        # context, MPI) and ending, at any rank count, weighs little (at ~15 s it cost ~0.1x
-        # of the speed-up); the table shows the jobs phase apart.  Half as many pairs as
-        # repetitions elsewhere: each pair takes ~50 s.
-        runs = 2 if args.quick else 240
-        pairs = (reps + 1) // 2
-        heavy.write_text(json.dumps({"size": sides, "depth": [2, 100], "runs": runs, "seed": 1}))
-        one, two, speedup, timed = scaling(heavy, pairs)
-    print(f"| strong scaling, sizes {sides} x depth 2, 100 x {runs} runs, -n 1 / -n 2 (median of {pairs} "
-          f"pairs): wall | {one[0]:.2f} s / {two[0]:.2f} s, speed-up {speedup[0]:.2f}x |")
-    print(f"| same, jobs phase only (no start-up, no write) | {one[1]:.2f} s / {two[1]:.2f} s, "
-          f"speed-up {speedup[1]:.2f}x |")
-    replay_table(timed, [2, 16, 64])
+    scaling_part(args)
 
 
 if __name__ == "__main__":

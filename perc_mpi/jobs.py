@@ -20,7 +20,7 @@ PENDING, DONE, FAILED = 0, 1, 2
 RECORD_DTYPE = np.dtype(
     JOB_DTYPE.descr
     + [("status", np.uint8), ("filled", np.int64), ("dimension", np.float64), ("rank", np.int32),
-       ("seconds", np.float64)]
+       ("started", np.float64), ("seconds", np.float64)]
 )
 
 
@@ -38,7 +38,8 @@ def pending_records(jobs: np.ndarray) -> np.ndarray:
     records = np.zeros(len(jobs), RECORD_DTYPE)
     for name in JOB_DTYPE.names:
         records[name] = jobs[name]
-    records["filled"], records["dimension"], records["rank"], records["seconds"] = -1, np.nan, -1, np.nan
+    records["filled"], records["rank"] = -1, -1
+    records["dimension"] = records["started"] = records["seconds"] = np.nan
     return records
 
 
@@ -88,6 +89,9 @@ def run_job(job: np.void, rank: int, save_cluster: bool = False) -> JobOutcome:
     so one bad job never stops a sweep."""
     record = pending_records(np.array([job], JOB_DTYPE))[0]
     record["rank"] = rank
+    # Unix time (one clock on a node, NTP-close across nodes): with ``seconds`` and
+    # ``rank`` it draws each rank's timeline, its idle gaps included.
+    record["started"] = time.time()
     start = time.perf_counter()
     try:
         params = params_of(job)

@@ -117,10 +117,15 @@ def write_snapshot(path: str | os.PathLike, attrs: dict[str, Any], runs: np.ndar
 
 
 def read_table(group: h5py.Group, dtype: np.dtype) -> np.ndarray:
-    """Return a group of 1-D column datasets as one structured array of ``dtype``."""
+    """Return a group of 1-D column datasets as one structured array of ``dtype``; a
+    column the group lacks (a file written by an earlier version) reads as NaN if it is
+    a float column, else 0."""
     table = np.zeros(len(group[dtype.names[0]]), dtype)
     for name in dtype.names:
-        table[name] = group[name][()]
+        if name in group:
+            table[name] = group[name][()]
+        elif dtype[name].kind == "f":
+            table[name] = np.nan
     return table
 
 

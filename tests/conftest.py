@@ -40,6 +40,23 @@ def read_h5(path):
         }
 
 
+# Columns that differ between two runs of the same sweep (who ran a job, when, how long).
+VARYING = {"rank", "started", "seconds", "seconds_mean"}
+
+
+def assert_same_results(got, expected):
+    """Assert that two read_h5 files hold the same complete results, VARYING aside."""
+    import numpy as np
+
+    for group in ("runs", "summary"):
+        for column, values in expected[group].items():
+            if column not in VARYING:
+                np.testing.assert_array_equal(got[group][column], values, err_msg=f"{group}/{column}")
+    for point, (_, fraction) in expected["density"].items():
+        np.testing.assert_array_equal(got["density"][point][1], fraction)
+    assert got["attrs"]["complete"] and got["attrs"]["jobs_done"] == len(expected["runs"]["job"])
+
+
 def parse_csv(text):
     """Return the CSV summary as a list of dicts."""
     import csv

@@ -12,10 +12,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from conftest import BIN, read_h5, run_cli
+from conftest import BIN, assert_same_results, read_h5, run_cli
 
 SWEEP = {"size": [801, 1001], "depth": [2, 3], "runs": 150, "seed": 12345}  # ~6 s of jobs on 2 cores
-VARYING = {"rank", "seconds", "seconds_mean"}  # differ between runs of the same sweep
 
 
 @pytest.fixture(scope="module")
@@ -27,16 +26,6 @@ def reference(tmp_path_factory):
     proc = run_cli(path, mpi=2)
     assert proc.returncode == 0, proc.stderr
     return read_h5(directory / "sweep.h5")
-
-
-def assert_same_results(got, expected):
-    for group in ("runs", "summary"):
-        for column, values in expected[group].items():
-            if column not in VARYING:
-                np.testing.assert_array_equal(got[group][column], values, err_msg=f"{group}/{column}")
-    for point, (_, fraction) in expected["density"].items():
-        np.testing.assert_array_equal(got["density"][point][1], fraction)
-    assert got["attrs"]["complete"] and got["attrs"]["jobs_done"] == len(expected["runs"]["job"])
 
 
 def start_sweep(path, *extra, ranks=2):

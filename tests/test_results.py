@@ -32,6 +32,27 @@ def test_runs_and_summary_as_structured_arrays(sweep_file):
         np.testing.assert_array_equal(sweep.summary["density_x"], f["summary/density_x"][()])
 
 
+def test_job_start_times_draw_each_ranks_timeline(sweep_file):
+    sweep = results.open(sweep_file)
+    start, end = (np.datetime64(sweep.attrs[key].replace("+00:00", "")) for key in ("start_time", "end_time"))
+    runs = sweep.runs
+    begun = runs["started"].astype("datetime64[s]")  # Unix seconds
+    assert np.all((start <= begun) & (begun <= end))
+    for rank in (0, 1):  # a rank's jobs run one after another (two clocks: 0.1 ms slack)
+        mine = np.sort(runs[runs["rank"] == rank], order="started")
+        assert len(mine) and np.all(mine["started"][1:] >= mine["started"][:-1] + mine["seconds"][:-1] - 1e-4)
+
+
+def test_a_file_from_before_the_started_column_still_opens(sweep_file, tmp_path):
+    older = tmp_path / "older.h5"
+    older.write_bytes(sweep_file.read_bytes())
+    with h5py.File(older, "a") as f:
+        del f["runs/started"]
+    runs = results.open(older).runs
+    assert np.all(np.isnan(runs["started"]))
+    np.testing.assert_array_equal(runs["dimension"], results.open(sweep_file).runs["dimension"])
+
+
 def test_reaggregation_equals_the_stored_summary(sweep_file):
     sweep = results.open(sweep_file)
     again = sweep.summarize()

@@ -11,9 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BIN, ROOT, read_h5, run_cli
-
-VARYING = {"rank", "seconds", "seconds_mean"}
+from conftest import BIN, ROOT, assert_same_results, read_h5, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -48,14 +46,6 @@ def wait_gone(job: str, timeout: float, on_pending=None) -> None:
             on_pending()
         assert time.monotonic() < deadline, f"job {job} still queued: {state(job)}"
         time.sleep(1)
-
-
-def assert_same(got, expected):
-    for group in ("runs", "summary"):
-        for column, values in expected[group].items():
-            if column not in VARYING:
-                np.testing.assert_array_equal(got[group][column], values, err_msg=f"{group}/{column}")
-    assert got["attrs"]["complete"]
 
 
 def reference(tmp_path, spec):
@@ -105,7 +95,7 @@ def test_sweep_sbatch_survives_the_wall_time(slurm, tmp_path):
     assert "interrupted by SIGUSR1" in log and "finished with status 0" in log, log
     result = read_h5(tmp_path / "sweep.h5")
     assert result["attrs"]["sessions"] >= 2
-    assert_same(result, reference(tmp_path, spec))
+    assert_same_results(result, reference(tmp_path, spec))
 
 
 def test_array_and_merge_equal_a_single_job(slurm, tmp_path):
@@ -124,6 +114,6 @@ def test_array_and_merge_equal_a_single_job(slurm, tmp_path):
         done = np.flatnonzero(part["runs"]["status"] == 1)
         assert np.all(done % 3 == i) and len(done) == 8  # a disjoint, reproducible slice
     merged = read_h5(tmp_path / "merged.h5")
-    assert_same(merged, reference(tmp_path, spec))
+    assert_same_results(merged, reference(tmp_path, spec))
     log = (tmp_path / f"perc_mpi-merge-{merge}.log").read_text()
     assert log.startswith("size,depth,count,dimension,density_x,density_k")

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import parse_csv, read_h5, run_cli
+from conftest import VARYING, parse_csv, read_h5, run_cli
 from naive import original_flow_table
 
 ORIGINAL_COLUMNS = ["size", "depth", "count", "dimension", "density_x", "density_k"]
@@ -47,7 +47,7 @@ def test_same_results_for_any_rank_count(tmp_path):
     assert sorted(np.unique(results[3]["runs"]["rank"]).tolist()) == [0, 1, 2, 3]
     for other in results[1:]:
         for column, values in first["runs"].items():
-            if column not in ("rank", "seconds"):
+            if column not in VARYING:
                 np.testing.assert_array_equal(other["runs"][column], values, err_msg=column)
         for column, values in first["summary"].items():
             if values.dtype.kind == "f" and column != "seconds_mean":
@@ -67,7 +67,7 @@ def test_output_file_layout(tmp_path):
     for key in ("perc_mpi_version", "numpy_version", "h5py_version", "mpi_library", "start_time", "end_time", "hosts"):
         assert key in attrs
     runs = data["runs"]
-    for column in ("job", "width", "height", "depth", "seed", "filled", "dimension", "rank", "seconds"):
+    for column in ("job", "width", "height", "depth", "seed", "filled", "dimension", "rank", "started", "seconds"):
         assert len(runs[column]) == 8
     assert runs["job"].tolist() == list(range(8))
     assert set(data["summary"]) >= set(ORIGINAL_COLUMNS) | {"dimension_stderr", "filled_mean"}
@@ -151,7 +151,7 @@ def test_slices_merge_to_the_single_run_and_refuse_overlap(tmp_path):
     merged, one = read_h5(tmp_path / "merged.h5"), read_h5(tmp_path / "single.h5")
     for group in ("runs", "summary"):
         for column, values in one[group].items():
-            if column not in ("rank", "seconds", "seconds_mean"):
+            if column not in VARYING:
                 np.testing.assert_array_equal(merged[group][column], values, err_msg=column)
     overlap = run_cli("merge", tmp_path / "again.h5", tmp_path / "part0.h5", tmp_path / "part0.h5")
     assert overlap.returncode == 2 and "overlap" in overlap.stderr
