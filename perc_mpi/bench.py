@@ -125,12 +125,13 @@ def sweep_once(sweep: Path, ranks: int, out: str) -> tuple[float, float, str]:
     return wall, float(re.search(r"jobs ([0-9.]+) s", timing).group(1)), timing
 
 
-def _timeline(path: str) -> tuple[np.ndarray, dict[str, float]]:
+def _timeline(path: str) -> tuple[np.ndarray, dict[str, float], float]:
     """Return the jobs of a finished sweep file with the seconds each took (JOB_DTYPE +
-    seconds), and where the ranks' time went between the first job's start and the last
+    seconds); where the ranks' time went between the first job's start and the last
     job's end (``runs/started``, ``seconds``, ``rank``), as shares of ranks x that span:
     ``busy`` in jobs, idle ``at_start`` (before a rank's first job), ``between`` jobs
-    (the driver's own work, waiting for held-back jobs) and ``at_end`` (after its last)."""
+    (the driver's own work, waiting for held-back jobs) and ``at_end`` (after its last);
+    and the span in seconds."""
     with h5py.File(path) as f:
         timed = np.zeros(len(f["runs/job"]), JOB_DTYPE.descr + [("seconds", np.float64)])
         for name in timed.dtype.names:
@@ -147,7 +148,7 @@ def _timeline(path: str) -> tuple[np.ndarray, dict[str, float]]:
     whole = n_ranks * (last - first)
     shares = {"busy": busy.sum(), "at_start": (rank_first - first).sum(),
               "between": (rank_last - rank_first - busy).clip(0).sum(), "at_end": (last - rank_last).sum()}
-    return timed, {key: float(value / whole) for key, value in shares.items()}
+    return timed, {key: float(value / whole) for key, value in shares.items()}, float(last - first)
 
 
 def scaling(sweep: Path, rank_counts: list[int], reps: int) -> tuple[dict[int, dict[str, float]], np.ndarray]:
@@ -156,8 +157,10 @@ def scaling(sweep: Path, rank_counts: list[int], reps: int) -> tuple[dict[int, d
     phase) over the first rank count *of the same ladder* (back-to-back runs share this
     shared machine's slow or fast spell, which a ratio of two medians would not); the
     job seconds summed over the ranks against the first count's (``inflation``: cores
-    slowing each other, through memory bandwidth, caches, clocks) and the idle shares of
-    :func:`_timeline`.  Also the jobs of the last first-count run with their seconds."""
+    slowing each other, through memory bandwidth, caches, clocks), the idle shares of
+    :func:`_timeline` and ``collect``, the jobs phase's seconds after the last job's end
+    (rank 0 taking the last batches).  Also the jobs of the last first-count run with
+    their seconds."""
     rows: dict[int, dict[str, list[float]]] = {n: {} for n in rank_counts}
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(reps):
@@ -165,9 +168,9 @@ def scaling(sweep: Path, rank_counts: list[int], reps: int) -> tuple[dict[int, d
             for ranks in rank_counts:
                 out = f"{tmp}/n{ranks}.h5"
                 wall, jobs, _ = sweep_once(sweep, ranks, out)
-                timed, shares = _timeline(out)
+                timed, shares, span = _timeline(out)
                 print(f"scaling: -n {ranks}: wall {wall:.2f} s, {_}", file=sys.stderr, flush=True)
-                ladder[ranks] = (wall, jobs, timed["seconds"].sum(), shares)
+                ladder[ranks] = (wall, jobs, timed["seconds"].sum(), {**shares, "collect": jobs - span})
                 if ranks == rank_counts[0]:
                     first = timed
             base = ladder[rank_counts[0]]
@@ -192,13 +195,15 @@ def scaling_table(sides: list[int], runs: int, rank_counts: list[int], reps: int
     base = rank_counts[0]
     print(f"\n| strong scaling, sizes {sides} x depth 2, 100 x {runs} runs ({len(sides) * 2 * runs} jobs), "
           f"median of {reps} | wall | speed-up, efficiency | jobs phase | speed-up, efficiency "
-          f"| job seconds vs -n {base} | ranks idle: before first job / between jobs / after last |")
-    print("|---|---|---|---|---|---|---|")
+          f"| job seconds vs -n {base} | ranks idle: before first job / between jobs / after last "
+          f"| then rank 0 collecting |")
+    print("|---|---|---|---|---|---|---|---|")
     for n, row in rows.items():
         scale = n / base
         print(f"| -n {n} | {row['wall']:.2f} s | {row['speedup_wall']:.2f}x, {row['speedup_wall'] / scale:.0%} "
               f"| {row['jobs']:.2f} s | {row['speedup_jobs']:.2f}x, {row['speedup_jobs'] / scale:.0%} "
-              f"| {row['inflation']:+.1%} | {row['at_start']:.1%} / {row['between']:.1%} / {row['at_end']:.1%} |")
+              f"| {row['inflation']:+.1%} | {row['at_start']:.1%} / {row['between']:.1%} / {row['at_end']:.1%} "
+              f"| {row['collect']:.2f} s |")
     return timed
 
 

@@ -40,9 +40,10 @@ def test_timeline_splits_the_ranks_time_into_busy_and_idle(tmp_path):
                              "depth": [2] * 3, "engine": [b"fast"] * 3, "seed": [1, 2, 3], "rank": [0, 1, 0],
                              "started": [10.0, 11.0, 13.0], "seconds": [2.0, 3.0, 3.0]}.items():
             f[f"runs/{name}"] = np.array(values)
-    timed, shares = _timeline(str(path))
+    timed, shares, span = _timeline(str(path))
     assert timed["seconds"].tolist() == [2.0, 3.0, 3.0]
-    whole = 3 * 6.0  # three ranks over 10..16
+    assert span == 6.0
+    whole = 3 * span  # three ranks over 10..16
     assert shares == {"busy": 8 / whole, "at_start": (0 + 1 + 6) / whole, "between": 1 / whole,
                       "at_end": (0 + 2 + 0) / whole}
     assert sum(shares.values()) == pytest.approx(1)
