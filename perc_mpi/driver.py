@@ -31,7 +31,7 @@ import numba
 import numpy as np
 from mpi4py import MPI
 
-from . import __version__, config, engine, report
+from . import __version__, config, engine, measures, report
 from .aggregate import RingSums, sorted_rows, summarize
 from .jobs import DONE, RECORD_DTYPE, pending_records, progress, run_job
 from .parameters import ParameterError, RunParams, SweepParams, available_memory, parse_slice, parse_sweep
@@ -231,10 +231,19 @@ def kernel_kinds(jobs: np.ndarray) -> list[tuple[str, int]]:
                    for name, depth in zip(jobs["engine"], jobs["depth"])})
 
 
-def warm_up(kinds: list[tuple[str, int]]) -> None:
-    """Compile or load the kernels of :func:`kernel_kinds` with a tiny run each."""
+def grid_shapes(jobs: np.ndarray) -> list[tuple[int, int]]:
+    """Return the (width, height) of ``jobs``' grids, each once."""
+    return sorted({(int(w), int(h)) for w, h in zip(jobs["width"], jobs["height"])})
+
+
+def warm_up(kinds: list[tuple[str, int]], shapes: list[tuple[int, int]]) -> None:
+    """Compile or load the kernels of :func:`kernel_kinds` with a tiny run each, and
+    build the measures' ring tables of the first shapes (as many as are kept), so that
+    no job's ``seconds`` includes a process's one-time work."""
     for name, depth in kinds:
         engine.run(RunParams(5, 5, depth, 0, name))
+    for width, height in shapes[:measures.RING_TABLES_KEPT]:
+        measures.ring_table(width, height)
 
 
 def print_plan(start: Start, n_ranks: int) -> None:
@@ -487,10 +496,11 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str) -
     # job).  Rank 0 compiles (or loads) them first, so that ranks never race to write
     # the cache; the others load them while rank 0 writes the first snapshot.  Either
     # way before the jobs, so that no job's ``seconds`` includes it.
-    kinds, save_clusters = comm.bcast((kernel_kinds(start.todo), start.clusters is not None)
-                                      if comm.rank == 0 else None, root=0)
+    kinds, shapes, save_clusters = comm.bcast(
+        (kernel_kinds(start.todo), grid_shapes(start.todo), start.clusters is not None) if comm.rank == 0 else None,
+        root=0)
     if comm.rank == 0:
-        warm_up(kinds)
+        warm_up(kinds, shapes)
     quiet_barrier(comm)
     my_jobs = comm.scatter(shares(start.todo, start.ranks, comm.size) if comm.rank == 0 else None, root=0)
     inbox = reserve = None
@@ -504,7 +514,7 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str) -
               f"{comm.size} ranks ({len(reserve)} jobs held back for ranks that run dry; expected imbalance "
               f"{imbalance:.3f}), output {start.path}", file=sys.stderr, flush=True)
     else:
-        warm_up(kinds)
+        warm_up(kinds, shapes)
 
     clock["jobs"] = time.monotonic()
     feed = JobFeed(comm, my_jobs, reserve, stop)

@@ -21,8 +21,10 @@ from functools import lru_cache
 
 import numpy as np
 
+RING_TABLES_KEPT = 16  # shapes whose ring tables a process keeps (a 10001 x 10001 one: 100 MB)
 
-@lru_cache(maxsize=16)
+
+@lru_cache(maxsize=RING_TABLES_KEPT)
 def ring_table(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return ``(r2, cells, ring_of)`` for a grid shape: each distinct squared distance
     from the centre cell (width // 2, height // 2) present in the grid, ascending; how

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from perc_mpi import config, driver, jobs
+from perc_mpi import config, driver, jobs, measures
 from perc_mpi.parameters import ParameterError, parse_sweep
 from perc_mpi.plan import RESERVE, assign_ranks, build_plan, job_seeds
 
@@ -103,6 +103,23 @@ def test_world_sweep_equals_self_sweep(mpi_tmp_path):
                 np.testing.assert_array_equal(a["runs"][column][()], b["runs"][column][()])
             assert a.attrs["mpi_size"] == comm.size and b.attrs["mpi_size"] == 1
             np.testing.assert_allclose(a["summary/density_x"][()], b["summary/density_x"][()], rtol=1e-12)
+
+
+@pytest.mark.mpi
+def test_every_rank_builds_its_ring_tables_before_its_jobs(mpi_tmp_path, monkeypatch):
+    comm = MPI.COMM_WORLD
+    measures.ring_table.cache_clear()
+    real_run_job, built_in_a_job = driver.run_job, []
+
+    def run_job(job, *args):  # the job's own lookup must find its shape's table already built
+        misses = measures.ring_table.cache_info().misses
+        measures.ring_table(int(job["width"]), int(job["height"]))
+        built_in_a_job.append(measures.ring_table.cache_info().misses > misses)
+        return real_run_job(job, *args)
+
+    monkeypatch.setattr(driver, "run_job", run_job)
+    status, _ = sweep(comm, mpi_tmp_path, "tables")
+    assert status == 0 and built_in_a_job and not any(built_in_a_job)
 
 
 @pytest.mark.mpi
