@@ -167,9 +167,9 @@ def scaling(sweep: Path, rank_counts: list[int], reps: int) -> tuple[dict[int, d
             ladder = {}
             for ranks in rank_counts:
                 out = f"{tmp}/n{ranks}.h5"
-                wall, jobs, _ = sweep_once(sweep, ranks, out)
+                wall, jobs, timing = sweep_once(sweep, ranks, out)
                 timed, shares, span = _timeline(out)
-                print(f"scaling: -n {ranks}: wall {wall:.2f} s, {_}", file=sys.stderr, flush=True)
+                print(f"scaling: -n {ranks}: wall {wall:.2f} s, {timing}", file=sys.stderr, flush=True)
                 ladder[ranks] = (wall, jobs, timed["seconds"].sum(), {**shares, "collect": jobs - span})
                 if ranks == rank_counts[0]:
                     first = timed
@@ -194,7 +194,7 @@ def scaling_table(sides: list[int], runs: int, rank_counts: list[int], reps: int
         rows, timed = scaling(heavy, rank_counts, reps)
     base = rank_counts[0]
     print(f"\n| strong scaling, sizes {sides} x depth 2, 100 x {runs} runs ({len(sides) * 2 * runs} jobs), "
-          f"median of {reps} | wall | speed-up, efficiency | jobs phase | speed-up, efficiency "
+          f"median of {reps} ladders | wall | speed-up, efficiency | jobs phase | speed-up, efficiency "
           f"| job seconds vs -n {base} | ranks idle: before first job / between jobs / after last "
           f"| then rank 0 collecting |")
     print("|---|---|---|---|---|---|---|---|")
