@@ -141,3 +141,17 @@ def test_resume_of_a_complete_file_runs_nothing(tmp_path):
     again = read_h5(tmp_path / "sweep.h5")
     assert again["attrs"]["sweep_seed"] == first["attrs"]["sweep_seed"]  # the drawn seed is kept
     np.testing.assert_array_equal(again["runs"]["seconds"], first["runs"]["seconds"])
+
+
+def test_ranks_prime_numba_without_writing_its_cache(tmp_path):
+    """Every rank but 0 primes Numba while rank 0 compiles the kernels: priming must
+    write nothing, or ranks starting at once would race on the cache files."""
+    cache = tmp_path / "numba-cache"
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
+
+    def cache_files(code):
+        subprocess.run([sys.executable, "-c", f"from perc_mpi import driver\n{code}"], env=env, check=True)
+        return sorted(path.name for path in cache.rglob("*") if path.is_file())
+
+    assert cache_files("driver.prime_numba()") == []
+    assert cache_files("driver.warm_up([('fast', 1)], [])")  # what rank 0 alone does: it writes
