@@ -21,10 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import h5py
 import numpy as np
 
-from . import config, measures
+from . import config, measures, results
 from .engine import run, run_kernel
 from .parameters import RunParams
 from .plan import JOB_DTYPE, RESERVE, Reserve, assign_ranks
@@ -127,28 +126,13 @@ def sweep_once(sweep: Path, ranks: int, out: str) -> tuple[float, float, str]:
 
 def _timeline(path: str) -> tuple[np.ndarray, dict[str, float], float]:
     """Return the jobs of a finished sweep file with the seconds each took (JOB_DTYPE +
-    seconds); where the ranks' time went between the first job's start and the last
-    job's end (``runs/started``, ``seconds``, ``rank``), as shares of ranks x that span:
-    ``busy`` in jobs, idle ``at_start`` (before a rank's first job), ``between`` jobs
-    (the driver's own work, waiting for held-back jobs) and ``at_end`` (after its last);
-    and the span in seconds."""
-    with h5py.File(path) as f:
-        timed = np.zeros(len(f["runs/job"]), JOB_DTYPE.descr + [("seconds", np.float64)])
-        for name in timed.dtype.names:
-            timed[name] = f["runs"][name][()]
-        rank, started, n_ranks = f["runs/rank"][()], f["runs/started"][()], int(f.attrs["mpi_size"])
-    ended = started + timed["seconds"]
-    first, last = started.min(), ended.max()
-    rank_first = np.full(n_ranks, last)  # a rank that ran nothing idles "before its first job"
-    np.minimum.at(rank_first, rank, started)
-    rank_last = np.full(n_ranks, last)
-    rank_last[np.unique(rank)] = first
-    np.maximum.at(rank_last, rank, ended)
-    busy = np.bincount(rank, weights=timed["seconds"], minlength=n_ranks)
-    whole = n_ranks * (last - first)
-    shares = {"busy": busy.sum(), "at_start": (rank_first - first).sum(),
-              "between": (rank_last - rank_first - busy).clip(0).sum(), "at_end": (last - rank_last).sum()}
-    return timed, {key: float(value / whole) for key, value in shares.items()}, float(last - first)
+    seconds), and :meth:`perc_mpi.results.SweepResults.rank_time`: where the ranks'
+    time went, and the jobs' span in seconds."""
+    sweep = results.open(path)
+    timed = np.zeros(len(sweep.runs), JOB_DTYPE.descr + [("seconds", np.float64)])
+    for name in timed.dtype.names:
+        timed[name] = sweep.runs[name]
+    return (timed, *sweep.rank_time())
 
 
 def scaling(sweep: Path, rank_counts: list[int], reps: int) -> tuple[dict[int, dict[str, float]], np.ndarray]:

@@ -114,11 +114,42 @@ def plot_time(plt, sweep: results.SweepResults, path: Path) -> None:
     save_figure(plt, fig, path)
 
 
+def plot_timeline(plt, sweep: results.SweepResults, path: Path) -> None:
+    """Each rank's jobs as bars along the time since the first job began (a gap: the rank
+    idle), coloured by depth, with the split of :meth:`SweepResults.rank_time`."""
+    runs = sweep.runs[(sweep.runs["status"] == DONE) & np.isfinite(sweep.runs["started"])]
+    n_ranks = int(sweep.attrs["mpi_size"])
+    fig, ax = plt.subplots(figsize=(8, 3 + 0.15 * min(n_ranks, 64)))
+    if not len(runs):  # a file written before perc_mpi recorded start times
+        ax.text(0.5, 0.5, "no job start times in this file", ha="center", va="center", transform=ax.transAxes)
+        save_figure(plt, fig, path)
+        return
+    begun = runs["started"] - runs["started"].min()
+    depths = np.unique(runs["depth"])
+    colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(depths)))
+    for depth, colour in zip(depths, colours):
+        chosen = runs["depth"] == depth
+        for rank in np.unique(runs["rank"][chosen]):
+            mine = chosen & (runs["rank"] == rank)
+            ax.broken_barh(list(zip(begun[mine], runs["seconds"][mine])), (rank - 0.4, 0.8), facecolors=colour,
+                           label=f"depth {depth}" if rank == runs["rank"][chosen].min() else None)
+    shares, span = sweep.rank_time()
+    ax.set_xlabel("seconds since the first job began")
+    ax.set_ylabel("rank")
+    ax.yaxis.set_major_locator(plt.matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_title(f"Jobs per rank over {span:.3g} s: busy {shares['busy']:.0%}; idle before the first job "
+                 f"{shares['at_start']:.0%}, between jobs {shares['between']:.0%}, after the last "
+                 f"{shares['at_end']:.0%}", fontsize="small")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1, 1))
+    save_figure(plt, fig, path)
+
+
 PLOTS = {
     "dimension_vs_size.png": plot_dimension,
     "density_profiles.png": plot_density,
     "example_clusters.png": plot_clusters,
     "time_per_run.png": plot_time,
+    "rank_timeline.png": plot_timeline,
 }
 
 

@@ -118,6 +118,12 @@ class SweepResults:
         summary, _ = summarize(self.points, runs, rings)
         return summary
 
+    def rank_time(self) -> tuple[dict[str, float], float]:
+        """Return :func:`rank_time` of the done runs with start times, over the last
+        session's ranks (``@mpi_size``): meaningful for a file written in one session."""
+        timed = self.runs[(self.runs["status"] == DONE) & np.isfinite(self.runs["started"])]
+        return rank_time(timed, int(self.attrs["mpi_size"]))
+
     def to_pandas(self):
         """Return ``(runs, summary)`` as pandas DataFrames (needs pandas)."""
         try:
@@ -132,6 +138,32 @@ class SweepResults:
             return df
 
         return frame(self.runs), frame(self.summary)
+
+
+def rank_time(runs: np.ndarray, n_ranks: int) -> tuple[dict[str, float], float]:
+    """Return where ``n_ranks`` ranks' time went from the first job's start to the last
+    job's end (``runs``' ``rank``, ``started`` and ``seconds``), and that span (s).
+
+    The time is split into shares of ranks x span: ``busy`` in jobs; idle ``at_start``
+    (before a rank's first job: start-up), ``between`` jobs (the driver's own work,
+    waiting for held-back jobs) and ``at_end`` (after a rank's last job: imbalance).  A
+    rank that ran nothing counts as idle at start.
+    """
+    if not len(runs):
+        raise ValueError("no run with a start time: nothing to split")
+    rank, started = runs["rank"], runs["started"]
+    ended = started + runs["seconds"]
+    first, last = started.min(), ended.max()
+    rank_first = np.full(n_ranks, last)
+    np.minimum.at(rank_first, rank, started)
+    rank_last = np.full(n_ranks, last)
+    rank_last[np.unique(rank)] = first
+    np.maximum.at(rank_last, rank, ended)
+    busy = np.bincount(rank, weights=runs["seconds"], minlength=n_ranks)
+    shares = {"busy": busy.sum(), "at_start": (rank_first - first).sum(),
+              "between": (rank_last - rank_first - busy).clip(0).sum(), "at_end": (last - rank_last).sum()}
+    whole = n_ranks * (last - first)
+    return {key: float(value / whole) for key, value in shares.items()}, float(last - first)
 
 
 def open(path: str | Path) -> SweepResults:  # noqa: A001 -- results.open mirrors h5py.File / io.open

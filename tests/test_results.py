@@ -43,13 +43,35 @@ def test_job_start_times_draw_each_ranks_timeline(sweep_file):
         assert len(mine) and np.all(mine["started"][1:] >= mine["started"][:-1] + mine["seconds"][:-1] - 1e-4)
 
 
+def test_rank_time_splits_the_ranks_time_into_busy_and_idle():
+    # rank 0: jobs at 10-12 and 13-16; rank 1: one job at 11-14; rank 2 runs nothing.
+    runs = np.zeros(3, results.RECORD_DTYPE)
+    runs["rank"], runs["started"], runs["seconds"] = [0, 1, 0], [10.0, 11.0, 13.0], [2.0, 3.0, 3.0]
+    shares, span = results.rank_time(runs, 3)
+    assert span == 6.0
+    whole = 3 * span  # three ranks over 10..16
+    assert shares == {"busy": 8 / whole, "at_start": (0 + 1 + 6) / whole, "between": 1 / whole,
+                      "at_end": (0 + 2 + 0) / whole}
+    assert sum(shares.values()) == pytest.approx(1)
+
+
+def test_rank_time_of_a_sweep_file(sweep_file):
+    sweep = results.open(sweep_file)
+    shares, span = sweep.rank_time()
+    assert sum(shares.values()) == pytest.approx(1) and span > 0
+    assert shares["busy"] == pytest.approx(sweep.runs["seconds"].sum() / (2 * span))
+
+
 def test_a_file_from_before_the_started_column_still_opens(sweep_file, tmp_path):
     older = tmp_path / "older.h5"
     older.write_bytes(sweep_file.read_bytes())
     with h5py.File(older, "a") as f:
         del f["runs/started"]
-    runs = results.open(older).runs
+    older_sweep = results.open(older)
+    runs = older_sweep.runs
     assert np.all(np.isnan(runs["started"]))
+    with pytest.raises(ValueError, match="no run with a start time"):
+        older_sweep.rank_time()
     np.testing.assert_array_equal(runs["dimension"], results.open(sweep_file).runs["dimension"])
 
 
@@ -158,9 +180,9 @@ def test_report_writes_the_csv_and_readable_pngs(sweep_file, tmp_path):
     proc = run_cli("report", sweep_file, "-o", tmp_path / "report")
     assert proc.returncode == 0, proc.stderr
     names = sorted(p.name for p in (tmp_path / "report").iterdir())
-    assert names == ["density_profiles.png", "dimension_vs_size.png", "example_clusters.png", "summary.csv",
-                     "time_per_run.png"]
-    for name in names[:-2] + ["time_per_run.png"]:
+    assert names == ["density_profiles.png", "dimension_vs_size.png", "example_clusters.png", "rank_timeline.png",
+                     "summary.csv", "time_per_run.png"]
+    for name in [name for name in names if name.endswith(".png")]:
         data = (tmp_path / "report" / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
         width, height = struct.unpack(">II", data[16:24])
