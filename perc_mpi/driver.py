@@ -502,10 +502,11 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str) -
         return config.EXIT_OK
 
     attrs = provenance(comm, start, started)
-    # Every kernel the sweep needs, on every rank (any rank may be handed any held-back
-    # job).  Rank 0 compiles (or loads) them first, so that ranks never race to write
-    # the cache; the others load them while rank 0 writes the first snapshot.  Either
-    # way before the jobs, so that no job's ``seconds`` includes it.
+    # Every kernel and ring table the sweep needs, on every rank (any rank may be handed
+    # any held-back job).  Rank 0 compiles (or loads) the kernels first, so that ranks
+    # never race to write the cache, while the others prime Numba; they load the kernels
+    # while rank 0 writes the first snapshot.  Either way before the jobs, so that no
+    # job's ``seconds`` includes it.
     kinds, shapes, save_clusters = comm.bcast(
         (kernel_kinds(start.todo), grid_shapes(start.todo), start.clusters is not None) if comm.rank == 0 else None,
         root=0)
