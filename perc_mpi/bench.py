@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ import numpy as np
 from . import config, measures, results
 from .engine import run, run_kernel
 from .parameters import RunParams
-from .plan import JOB_DTYPE, RESERVE, Reserve, assign_ranks
+from .plan import JOB_DTYPE, RESERVE, Reserve, assign_ranks, shares
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -191,32 +192,91 @@ def scaling_table(sides: list[int], runs: int, rank_counts: list[int], reps: int
     return timed
 
 
+def _seen(waiting_since: float, answered: float) -> float:
+    """Return when a rank that began waiting at ``waiting_since`` sees an answer sent at
+    ``answered``: it polls, sleeping POLL_MIN_SECONDS doubling to POLL_MAX_SECONDS."""
+    seen, pause = waiting_since, config.POLL_MIN_SECONDS
+    while seen < answered:
+        seen, pause = seen + pause, min(2 * pause, config.POLL_MAX_SECONDS)
+    return seen
+
+
 def replay(timed: np.ndarray, n_ranks: int, reserve_fraction: float, speeds: np.ndarray) -> float:
     """Return the share of time lost to imbalance (makespan / ideal - 1) when jobs that
-    took ``timed["seconds"]`` are scheduled on ``n_ranks`` ranks, rank r taking
-    ``speeds[r]`` times as long: the scattered shares, then the held-back jobs as
-    :class:`perc_mpi.plan.Reserve` hands them out, to the rank free first.  A model (no
-    message latency, no start-up), not a run."""
-    jobs, seconds = timed[list(JOB_DTYPE.names)], timed["seconds"]
-    ranks = assign_ranks(jobs, n_ranks, reserve_fraction)
-    scattered = ranks != RESERVE
-    busy = np.bincount(ranks[scattered], weights=seconds[scattered], minlength=n_ranks) * speeds
-    held = Reserve(timed[~scattered], n_ranks)  # keeps the seconds column
-    queue = [(t, r) for r, t in enumerate(busy)]
-    heapq.heapify(queue)
-    while len(held):
-        t, r = heapq.heappop(queue)
-        chunk = held.take_cheapest() if r == 0 else held.take_chunk()
-        heapq.heappush(queue, (t + chunk["seconds"].sum() * speeds[r], r))
-    return max(queue)[0] / (seconds.sum() / (1 / speeds).sum()) - 1
+    took ``timed["seconds"]`` are run on ``n_ranks`` ranks as the driver runs them, rank r
+    taking ``speeds[r]`` times as long: each rank's scattered share, costliest first;
+    then rank 0 takes held-back jobs one at a time from the cheap end and answers
+    requests only between its own jobs (at once after its last); the other ranks ask one
+    job ahead for a chunk (:class:`perc_mpi.plan.Reserve`) and, if it has not come when
+    they run out, wait with the driver's sleeping poll.  A model (messages take no time;
+    no start-up), not a run."""
+    ranks = assign_ranks(timed, n_ranks, reserve_fraction)
+    queues = [deque(share) for share in shares(timed, ranks, n_ranks)]  # keep the seconds column
+    held = Reserve(timed[ranks == RESERVE], n_ranks)
+    asked, dry, answer, waiting = [False] * n_ranks, [False] * n_ranks, [None] * n_ranks, [None] * n_ranks
+    pending: list[int] = []  # ranks whose request rank 0 has not answered yet
+    rank0_done = False
+    WAIT = object()
+    last_end = np.zeros(n_ranks)
+    events = [(0.0, r) for r in range(n_ranks)]  # (time a rank is free, rank)
+
+    def start(rank: int, job: np.void, now: float) -> None:
+        last_end[rank] = now + job["seconds"] * speeds[rank]
+        heapq.heappush(events, (last_end[rank], rank))
+
+    def send_answer(rank: int, now: float) -> None:
+        answer[rank] = (now, held.take_chunk())
+        if waiting[rank] is not None:
+            heapq.heappush(events, (_seen(waiting[rank], now), rank))
+            waiting[rank] = None
+
+    def next_job(rank: int, now: float):
+        """driver.JobFeed.next: a job, None when done, or WAIT for an answer."""
+        while True:
+            if asked[rank] and (not queues[rank] or (answer[rank] is not None and answer[rank][0] <= now)):
+                if answer[rank] is None:
+                    return WAIT
+                chunk = answer[rank][1]
+                answer[rank], asked[rank] = None, False
+                dry[rank] = dry[rank] or len(chunk) == 0
+                queues[rank].extend(chunk)
+            if len(queues[rank]) <= 1 and not (asked[rank] or dry[rank]):
+                asked[rank] = True
+                if rank0_done:  # rank 0 waits for the last batches, polling: it answers at once
+                    send_answer(rank, now)
+                else:
+                    pending.append(rank)
+            if queues[rank] or not asked[rank]:
+                return queues[rank].popleft() if queues[rank] else None
+
+    while events:
+        now, rank = heapq.heappop(events)
+        if rank == 0:
+            for other in pending:
+                send_answer(other, now)
+            pending.clear()
+            if not queues[0]:
+                queues[0].extend(held.take_cheapest())
+            if queues[0]:
+                start(0, queues[0].popleft(), now)
+            else:
+                rank0_done = True
+            continue
+        job = next_job(rank, now)
+        if job is WAIT:
+            waiting[rank] = now  # woken by send_answer
+        elif job is not None:
+            start(rank, job, now)
+    return last_end.max() / (timed["seconds"].sum() / (1 / speeds).sum()) - 1
 
 
 def replay_table(timed: np.ndarray, rank_counts: list[int], draws: int = 20) -> None:
     """Print the time lost to imbalance in :func:`replay`, all jobs scattered and with
     config.RESERVE_FRACTION held back, at equal rank speeds and at speeds spread by 10%
     (the median of ``draws`` random spreads)."""
-    print("\n| schedule replay: the last -n 1 run's job seconds on more ranks (model: no message "
-          "latency), time lost to imbalance | " + " | ".join(f"{n} ranks" for n in rank_counts) + " |")
+    print("\n| schedule replay: the last -n 1 run's job seconds on more ranks (model: rank 0 answers "
+          "between its jobs; messages take no time), time lost to imbalance | "
+          + " | ".join(f"{n} ranks" for n in rank_counts) + " |")
     print("|---|" + "---|" * len(rank_counts))
     rng = np.random.default_rng(0)
     spreads = {n: 1 + 0.1 * rng.standard_normal((draws, n)).clip(-2, 2) for n in rank_counts}
