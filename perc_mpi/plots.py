@@ -118,7 +118,7 @@ def plot_timeline(plt, sweep: results.SweepResults, path: Path) -> None:
     """Each rank's jobs as bars along the time since the first job began (a gap: the rank
     idle), coloured by depth, with the split of :meth:`SweepResults.rank_time`."""
     runs = sweep.runs[(sweep.runs["status"] == DONE) & np.isfinite(sweep.runs["started"])]
-    n_ranks = int(sweep.attrs["mpi_size"])
+    n_ranks = int(runs["rank"].max(initial=0)) + 1
     fig, ax = plt.subplots(figsize=(8, 3 + 0.15 * min(n_ranks, 64)))
     if not len(runs):  # a file written before perc_mpi recorded start times
         ax.text(0.5, 0.5, "no job start times in this file", ha="center", va="center", transform=ax.transAxes)

@@ -120,9 +120,11 @@ class SweepResults:
 
     def rank_time(self) -> tuple[dict[str, float], float]:
         """Return :func:`rank_time` of the done runs with start times, over the last
-        session's ranks (``@mpi_size``): meaningful for a file written in one session."""
+        session's ranks (``@mpi_size``, or more if an earlier session had more):
+        meaningful for a file written in one session."""
         timed = self.runs[(self.runs["status"] == DONE) & np.isfinite(self.runs["started"])]
-        return rank_time(timed, int(self.attrs["mpi_size"]))
+        n_ranks = max(int(self.attrs["mpi_size"]), int(timed["rank"].max(initial=-1)) + 1)
+        return rank_time(timed, n_ranks)
 
     def to_pandas(self):
         """Return ``(runs, summary)`` as pandas DataFrames (needs pandas)."""

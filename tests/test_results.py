@@ -1,5 +1,6 @@
 """Post-analysis: the results API, the documented layout, and the report."""
 
+import importlib.util
 import json
 import re
 import struct
@@ -62,6 +63,17 @@ def test_rank_time_of_a_sweep_file(sweep_file):
     assert shares["busy"] == pytest.approx(sweep.runs["seconds"].sum() / (2 * span))
 
 
+def test_rank_time_and_timeline_of_a_file_resumed_on_fewer_ranks(sweep_file, tmp_path):
+    pytest.importorskip("matplotlib")
+    resumed = tmp_path / "resumed.h5"
+    resumed.write_bytes(sweep_file.read_bytes())
+    with h5py.File(resumed, "a") as f:
+        f.attrs["mpi_size"] = 1  # the last session: one rank; the runs name ranks 0 and 1
+    shares, _ = results.open(resumed).rank_time()
+    assert sum(shares.values()) == pytest.approx(1)
+    assert run_cli("report", resumed, "-o", tmp_path / "report").returncode == 0
+
+
 def test_a_file_from_before_the_started_column_still_opens(sweep_file, tmp_path):
     older = tmp_path / "older.h5"
     older.write_bytes(sweep_file.read_bytes())
@@ -72,6 +84,8 @@ def test_a_file_from_before_the_started_column_still_opens(sweep_file, tmp_path)
     assert np.all(np.isnan(runs["started"]))
     with pytest.raises(ValueError, match="no run with a start time"):
         older_sweep.rank_time()
+    if importlib.util.find_spec("matplotlib"):  # its report draws an empty timeline
+        assert run_cli("report", older, "-o", tmp_path / "report").returncode == 0
     np.testing.assert_array_equal(runs["dimension"], results.open(sweep_file).runs["dimension"])
 
 
