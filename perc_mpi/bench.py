@@ -153,17 +153,17 @@ def scaling(sweep: Path, rank_counts: list[int], reps: int) -> tuple[dict[int, d
             for ranks in rank_counts:
                 out = f"{tmp}/n{ranks}.h5"
                 wall, jobs, timing = sweep_once(sweep, ranks, out)
-                timed, shares, span = _timeline(out)
+                timed, split, span = _timeline(out)
                 print(f"scaling: -n {ranks}: wall {wall:.2f} s, {timing}", file=sys.stderr, flush=True)
-                ladder[ranks] = (wall, jobs, timed["seconds"].sum(), {**shares, "collect": jobs - span})
+                ladder[ranks] = (wall, jobs, timed["seconds"].sum(), {**split, "collect": jobs - span})
                 if ranks == rank_counts[0]:
                     first = timed
             base = ladder[rank_counts[0]]
-            for ranks, (wall, jobs, job_seconds, shares) in ladder.items():
+            for ranks, (wall, jobs, job_seconds, split) in ladder.items():
                 # The timing line has 10 ms steps: --quick's jobs phase can read 0 s.
                 figures = {"wall": wall, "jobs": jobs, "speedup_wall": base[0] / wall,
                            "speedup_jobs": base[1] / jobs if jobs else np.nan,
-                           "inflation": job_seconds / base[2] - 1, **shares}
+                           "inflation": job_seconds / base[2] - 1, **split}
                 for key, value in figures.items():
                     rows[ranks].setdefault(key, []).append(value)
     medians = {n: {key: float(np.median(values)) for key, values in row.items()} for n, row in rows.items()}
@@ -194,7 +194,7 @@ def scaling_table(sides: list[int], runs: int, rank_counts: list[int], reps: int
 
 def _seen(waiting_since: float, answered: float) -> float:
     """Return when a rank that began waiting at ``waiting_since`` sees an answer sent at
-    ``answered``: it polls, sleeping POLL_MIN_SECONDS doubling to POLL_MAX_SECONDS."""
+    ``answered``: it polls as :func:`perc_mpi.driver.sleep_until` does."""
     seen, pause = waiting_since, config.POLL_MIN_SECONDS
     while seen < answered:
         seen, pause = seen + pause, min(2 * pause, config.POLL_MAX_SECONDS)

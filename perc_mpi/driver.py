@@ -81,25 +81,28 @@ class StopRequest:
         return self.signal is not None
 
 
-def wait_quietly(request: MPI.Request) -> None:
-    """Wait for a request, sleeping between tests.
+def sleep_until(ready) -> None:
+    """Return once ``ready()`` is true, sleeping between calls (POLL_MIN_SECONDS doubling
+    to POLL_MAX_SECONDS).
 
     MPI's blocking calls busy-poll; a rank waiting in one burns a core, which starves
     the ranks still computing whenever ranks outnumber cores (oversubscribed runs).
     """
     pause = config.POLL_MIN_SECONDS
-    while not request.Test():
+    while not ready():
         time.sleep(pause)
         pause = min(2 * pause, config.POLL_MAX_SECONDS)
+
+
+def wait_quietly(request: MPI.Request) -> None:
+    """Wait for a request, sleeping between tests (see :func:`sleep_until`)."""
+    sleep_until(request.Test)
 
 
 def receive_quietly(comm: MPI.Comm, source: int, tag: int):
     """Return the next message from ``source`` with ``tag``, sleeping while none has
-    arrived (see :func:`wait_quietly`)."""
-    pause = config.POLL_MIN_SECONDS
-    while not comm.iprobe(source=source, tag=tag):
-        time.sleep(pause)
-        pause = min(2 * pause, config.POLL_MAX_SECONDS)
+    arrived (see :func:`sleep_until`)."""
+    sleep_until(lambda: comm.iprobe(source=source, tag=tag))
     return comm.recv(source=source, tag=tag)
 
 

@@ -36,6 +36,15 @@ def left_behind(comm):
     return comm.allreduce(comm.iprobe(source=MPI.ANY_SOURCE, tag=MPI.ANY_TAG), op=MPI.LOR)
 
 
+@pytest.fixture
+def held_back_spec():
+    """SPEC with 40 jobs, enough for some to be held back; skipped on one rank (nobody
+    to hand them to)."""
+    if MPI.COMM_WORLD.size == 1:
+        pytest.skip("needs a second rank")
+    return {**SPEC, "runs": 10}
+
+
 def fail_job(monkeypatch, index):
     """Make job ``index`` of SPEC raise MemoryError on whatever rank runs it; return the
     real engine.run."""
@@ -123,13 +132,10 @@ def test_every_rank_builds_its_ring_tables_before_its_jobs(mpi_tmp_path, monkeyp
 
 
 @pytest.mark.mpi
-def test_ranks_that_run_dry_take_the_held_back_jobs(mpi_tmp_path, monkeypatch):
+def test_ranks_that_run_dry_take_the_held_back_jobs(mpi_tmp_path, monkeypatch, held_back_spec):
     import h5py
 
-    comm = MPI.COMM_WORLD
-    if comm.size == 1:
-        pytest.skip("needs a second rank")
-    spec = {**SPEC, "runs": 10}
+    comm, spec = MPI.COMM_WORLD, held_back_spec
     if comm.rank == 0:  # a slow rank 0: the others must take over what it holds back
         real_run = jobs.engine.run
 
@@ -155,13 +161,10 @@ def test_ranks_that_run_dry_take_the_held_back_jobs(mpi_tmp_path, monkeypatch):
 
 
 @pytest.mark.mpi
-def test_a_rank_stopped_while_asking_for_jobs_leaves_nothing_behind(mpi_tmp_path, monkeypatch):
+def test_a_rank_stopped_while_asking_for_jobs_leaves_nothing_behind(mpi_tmp_path, monkeypatch, held_back_spec):
     import h5py
 
-    comm = MPI.COMM_WORLD
-    if comm.size == 1:
-        pytest.skip("needs a second rank")
-    spec = {**SPEC, "runs": 10}
+    comm, spec = MPI.COMM_WORLD, held_back_spec
     real_next = driver.JobFeed.next
 
     def next_then_stop(feed):
