@@ -6,14 +6,17 @@ repeatedly takes the candidates of the lowest value, sorts them by (x, y) and fi
 ``sorted_ties[randrange(len(ties))]``.  Here Python's Mersenne Twister state is
 continued in compiled code (same words, same ``getrandbits`` rejection sampling), and
 "the k-th tie in (x, y) order" is found in a per-level list while a level has few ties,
-else with the level's 16-ary tree of per-block counts (a few cache lines per step) and
-a scan inside the block, so a step costs O(log cells) instead of a sort of the ties.
-Each cell is one uint32 word holding its value's level and its state bits, so a
-neighbour costs one cache miss, not two.
+else with the level's 16-ary tree of per-block counts (a few cache lines per step), then
+inside the block with the level's bit set of frontier cells (popcounts) or a scan of
+the block's grid words, so a step costs O(log cells) instead of a sort of the ties.
+Each cell is one grid word holding its value's level and its state bits, so a
+neighbour costs one cache miss, not two; the word is the narrowest that holds them
+(:func:`grid_dtype`: one byte up to depth 31, as compact as the fast engine's state).
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import intrinsic
 
 # The fast kernel's state encoding (the border bit included) and helpers, shared on
 # purpose.  Numba's cache is keyed on this file only: after changing _fast.py, delete
@@ -130,9 +133,18 @@ def draw_values(mt, i, depth, out):
     return i
 
 
-# A cell's grid word (uint32): its value's level above, its state bits (the fast kernel's
-# STATUS and BORDER) below -- one load tells both, one cache line holds 16 cells of both.
-_LEVEL_SHIFT = 8
+# A cell's grid word: its value's level above, its three state bits (the fast kernel's
+# STATUS and BORDER) below -- one load tells both.
+_LEVEL_SHIFT = 3
+
+
+def grid_dtype(depth: int) -> type:
+    """Return the narrowest unsigned type holding ``depth << 3`` plus the state bits: a
+    byte per cell up to depth 31, two up to 8191 (measured at 2001^2, depth 2: the
+    byte grid takes 25-30% off a run against four bytes per cell)."""
+    if depth < 1 << (8 - _LEVEL_SHIFT):
+        return np.uint8
+    return np.uint16 if depth < 1 << (16 - _LEVEL_SHIFT) else np.uint32
 
 _FANOUT_SHIFT = 4  # 16 children per node: a node's counts share one 64-byte cache line
 
@@ -180,8 +192,30 @@ def _tree_select(tree, starts, level, rank):
     return node, rank
 
 
+@intrinsic
+def _popcount(typingctx, x):
+    """Return the number of set bits of a uint64 (one instruction)."""
+    def codegen(context, builder, signature, args):
+        return builder.ctpop(args[0])
+    return types.uint64(types.uint64), codegen
+
+
 @njit(cache=True, error_model="numpy", inline="always")
-def _find_tie(grid, cell, level, left):
+def _select_bit(x, left):
+    """Return the index of the ``left``-th (1-based) set bit of the uint64 ``x``: a
+    binary search on the popcounts of its low halves, no loop over its bits."""
+    at = 0
+    for half in (32, 16, 8, 4, 2, 1):
+        low = np.int64(_popcount(x & ((np.uint64(1) << np.uint64(half)) - np.uint64(1))))
+        if left > low:
+            left -= low
+            x >>= np.uint64(half)
+            at += half
+    return at
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _scan_tie(grid, cell, level, left):
     """Return the ``left``-th frontier cell of ``level`` from ``cell`` on (1-based).
 
     A scan of consecutive grid words (a block is a few cache lines, fetched together);
@@ -192,6 +226,39 @@ def _find_tie(grid, cell, level, left):
         if left == 0:
             return cell
         cell += 1
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _find_tie(bits, slot, word, left):
+    """Return the ``left``-th (1-based) cell set in the bit set ``bits[slot]`` (a level's
+    frontier cells, cell c at bit c % 64 of word c // 64) from word ``word`` on."""
+    while True:
+        x = bits[slot, word]
+        in_word = np.int64(_popcount(x))
+        if left <= in_word:
+            return (word << 6) + _select_bit(x, left)
+        left -= in_word
+        word += 1
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _set_bit(bits, slot, cell):
+    bits[slot, cell >> 6] |= np.uint64(1) << np.uint64(cell & 63)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _clear_bit(bits, slot, cell):
+    bits[slot, cell >> 6] &= ~(np.uint64(1) << np.uint64(cell & 63))
+
+
+@njit(cache=True, error_model="numpy")
+def _more_slots(bits):
+    """Return a copy of the bit-set table ``bits`` with twice the rows, leaving ``bits``
+    zeroed (the caller reuses it)."""
+    grown = np.zeros((2 * bits.shape[0], bits.shape[1]), bits.dtype)
+    grown[: bits.shape[0]] = bits
+    bits[:] = 0
+    return grown
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -208,33 +275,40 @@ def _kth_smallest(buckets, level, size, k):
 
 
 @njit(cache=True, error_model="numpy")
-def invade_original(width, height, depth, mt, pos, block_shift, small_ties, grid, tree, cells, fill_values):
+def invade_original(width, height, depth, mt, pos, block_shift, small_ties, grid, tree, bits, cells, fill_values):
     """Run one invasion exactly as the original, continuing the MT19937 state ``mt``/``pos``.
 
-    ``grid`` (uint32, width*height cells, index x*height+y, contents ignored) receives
-    one word per cell: its value's level << _LEVEL_SHIFT | its state bits.  ``tree`` is
-    a zeroed int32 array (depth + 1, count_tree_layout(blocks)[-1]) for the levels' count
-    trees, left zeroed: the run clears the rows it used (a buffer reused from run to run
-    then costs neither page faults nor a full clearing).  A level's ties move
-    from a list to a count tree once a step meets more than ``small_ties`` of them (a
-    speed choice only: any value gives the same run).  Writes the filled cells and
-    their values to ``cells`` and ``fill_values`` and returns ``n_filled``, like
-    :func:`perc_mpi._fast.invade_fast`.
+    ``grid`` (``grid_dtype(depth)``, width*height cells, index x*height+y, contents
+    ignored) receives one word per cell: its value's level << _LEVEL_SHIFT | its state
+    bits.  ``tree`` is a zeroed int32 array (depth + 1, count_tree_layout(blocks)[-1])
+    for the levels' count trees over blocks of ``1 << block_shift`` >= 64 cells.
+    ``bits``, a zeroed uint64 array (slots, blocks << (block_shift - 6)), holds in its
+    rows the bit sets of the levels whose ties are in their tree, where a tie is found
+    inside its block (more rows are made here if a run needs them); with no columns,
+    ties are found by a scan of the block's grid words instead.  ``tree`` and ``bits``
+    are left zeroed: the run clears the rows it used (a buffer reused from run to run
+    then costs neither page faults nor a full clearing).  A level's ties move from a
+    list to its tree once a step meets more than ``small_ties`` of them (a speed choice
+    only: any value gives the same run).  Writes
+    the filled cells and their values to ``cells`` and ``fill_values`` and returns
+    ``n_filled``, like :func:`perc_mpi._fast.invade_fast`.
     """
     n_cells = width * height
+    bit_sets = bits.shape[1] > 0
     i = draw_values(mt, pos[0], depth, grid)  # x-outer, y-inner: the linear order
 
     block = 1 << block_shift
     starts = count_tree_layout((n_cells + block - 1) >> block_shift)
     # Per level: its count tree (a row of ``tree``), its number of frontier cells, their
-    # index sum (a single tie's index: no search needed), whether its ties are in the
-    # tree yet, and its list of ties until then.  Ties move to the tree only once a step
-    # met more than ``small_ties`` of them: most levels never do at large depth (at
-    # depth 100, 85% of steps have a single tie and the mean is 6), so their trees --
-    # cache misses on every update -- are never touched.
+    # index sum (a single tie's index: no search needed), its row of ``bits`` once its
+    # ties are in the tree (-1 until then), and its list of ties until then.  Ties move
+    # to the tree only once a step met more than ``small_ties`` of them: most levels
+    # never do at large depth (at depth 100, 85% of steps have a single tie and the
+    # mean is 6), so their trees and bit sets -- cache misses on every update -- are
+    # never touched, and a few rows of ``bits`` serve any depth.
     counts = np.zeros(depth + 1, np.int64)
     index_sums = np.zeros(depth + 1, np.int64)
-    treed = np.zeros(depth + 1, np.bool_)
+    slot_of = np.full(depth + 1, -1, np.int64)
     buckets = np.empty((depth + 1, 16), np.int32)
 
     mark_border(width, height, grid)
@@ -242,37 +316,47 @@ def invade_original(width, height, depth, mt, pos, block_shift, small_ties, grid
     grid[cell] |= FILLED
     cells[0] = cell
     fill_values[0] = grid[cell] >> _LEVEL_SHIFT
-    progress = np.array([1, depth + 1, 0, i])  # see _fill
+    table = bits
+    progress = np.array([1, depth + 1, 0, i, 0])  # see _fill
     while not _fill(height, block_shift, small_ties, mt, grid, cells, fill_values,
-                    starts, tree, counts, index_sums, treed, buckets, progress):
-        buckets = grow_rows(buckets)
+                    starts, tree, table, bit_sets, counts, index_sums, slot_of, buckets, progress):
+        if progress[2] + 4 > buckets.shape[1]:
+            buckets = grow_rows(buckets)
+        if progress[4] == table.shape[0]:
+            table = _more_slots(table)
     for level in range(depth + 1):
-        if treed[level]:
+        if slot_of[level] >= 0:
             tree[level, :] = 0
+    bits[: progress[4]] = 0  # the rows used, unless they moved to a grown table
     pos[0] = progress[3]
     return progress[0]
 
 
 @njit(cache=True, error_model="numpy")
 def _fill(height, block_shift, small_ties, mt, grid, cells, fill_values,
-          starts, tree, counts, index_sums, treed, buckets, progress):
-    """Fill cells until a border cell is filled (return True) or the next step could
-    overflow a list of ties (return False: grow the lists and call again).
+          starts, tree, bits, bit_sets, counts, index_sums, slot_of, buckets, progress):
+    """Fill cells until a border cell is filled (return True), or until the next step
+    could overflow a list of ties or need a row of ``bits`` that is not there (return
+    False: grow what is short and call again).
 
     ``progress`` carries (cells filled, lowest level that may hold a cell, longest any
-    list has been, Mersenne Twister position) from call to call.  Why the loop lives
-    apart from the growth: see :func:`perc_mpi._fast._fill`.
+    list has been, Mersenne Twister position, rows of ``bits`` in use) from call to
+    call.  Why the loop lives apart from the growth: see :func:`perc_mpi._fast._fill`.
     """
-    n_filled, lowest, longest, i = progress[0], progress[1], progress[2], progress[3]
-    while longest + 4 <= buckets.shape[1]:  # a step adds at most 4 cells to a list
+    n_filled, lowest, longest, i, used = progress[0], progress[1], progress[2], progress[3], progress[4]
+    # A step adds at most 4 cells to a list and moves at most one level to its tree.
+    while longest + 4 <= buckets.shape[1] and used < bits.shape[0]:
         cell = cells[n_filled - 1]
         for nb in (cell - height, cell + height, cell - 1, cell + 1):
             word = grid[nb]
             if word & STATUS == UNSEEN:  # a new frontier cell: count it at its value's level
                 grid[nb] = word | FRONTIER
                 level = np.int64(word >> _LEVEL_SHIFT)
-                if treed[level]:
+                slot = slot_of[level]
+                if slot >= 0:
                     _tree_add(tree, starts, level, nb >> block_shift, 1)
+                    if bit_sets:
+                        _set_bit(bits, slot, nb)
                 else:
                     buckets[level, counts[level]] = nb
                     longest = max(longest, counts[level] + 1)
@@ -286,17 +370,27 @@ def _fill(height, block_shift, small_ties, mt, grid, cells, fill_values,
         while rank < 0:  # randbelow, unrolled: see _randbelow_in_block
             _twist(mt)
             rank, i = _randbelow_in_block(mt, 0, ties)
-        if not treed[lowest] and ties > small_ties:  # this level's list becomes its tree
+        slot = slot_of[lowest]
+        if slot < 0 and ties > small_ties:  # this level's list becomes its tree (and bit set)
+            slot = slot_of[lowest] = used
+            used += 1
             for j in range(ties):
-                _tree_add(tree, starts, lowest, buckets[lowest, j] >> block_shift, 1)
-            treed[lowest] = True
-        if treed[lowest]:
+                tie = buckets[lowest, j]
+                _tree_add(tree, starts, lowest, tie >> block_shift, 1)
+                if bit_sets:
+                    _set_bit(bits, slot, tie)
+        if slot >= 0:
             if ties == 1:
                 cell = index_sums[lowest]
             else:
                 start, left = _tree_select(tree, starts, lowest, rank + 1)
-                cell = _find_tie(grid, start << block_shift, lowest, left)
+                if bit_sets:
+                    cell = _find_tie(bits, slot, start << (block_shift - 6), left)
+                else:
+                    cell = _scan_tie(grid, start << block_shift, lowest, left)
             _tree_add(tree, starts, lowest, cell >> block_shift, -1)
+            if bit_sets:
+                _clear_bit(bits, slot, cell)
         else:
             at = _kth_smallest(buckets, lowest, ties, rank)
             cell = buckets[lowest, at]
@@ -310,7 +404,7 @@ def _fill(height, block_shift, small_ties, mt, grid, cells, fill_values,
         n_filled += 1
 
         if grid[cell] & BORDER:
-            progress[0], progress[3] = n_filled, i
+            progress[0], progress[3], progress[4] = n_filled, i, used
             return True
-    progress[0], progress[1], progress[2], progress[3] = n_filled, lowest, longest, i
+    progress[0], progress[1], progress[2], progress[3], progress[4] = n_filled, lowest, longest, i, used
     return False

@@ -228,9 +228,9 @@ def prepare(args, data, text, n_ranks, ranks_per_node) -> Start:
 
 
 def kernel_kinds(jobs: np.ndarray) -> list[tuple[str, int]]:
-    """Return the (engine, depth) of a tiny run for each kernel ``jobs`` need (per
-    engine; continuous or not)."""
-    return sorted({(name.decode(), config.CONTINUOUS if depth == config.CONTINUOUS else 1)
+    """Return the (engine, depth) of a tiny run for each compiled kernel ``jobs`` need
+    (see :func:`perc_mpi.engine.kernel_depth`)."""
+    return sorted({(name.decode(), engine.kernel_depth(name.decode(), int(depth)))
                    for name, depth in zip(jobs["engine"], jobs["depth"])})
 
 

@@ -34,30 +34,37 @@ def test_original_engine_is_the_original(shape):
 
 
 def test_original_engine_with_large_depth_and_big_blocks():
-    # depth >= 64 changes the count trees' block size; many ties at depth 1 exercise the search
-    for shape in [(41, 41, 1), (25, 25, 300), (9, 9, 65535)]:
+    # Many ties at depth 1 exercise the search; the grid word is a byte up to depth 31,
+    # two bytes up to 8191; from depth 64 ties are found by a scan of the grid words,
+    # and past 1023 in blocks larger than the smallest.
+    for shape in [(41, 41, 1), (25, 25, 300), (9, 9, 31), (9, 9, 32), (35, 35, 2000), (9, 9, 8191),
+                  (9, 9, 8192), (9, 9, 65535)]:
         for seed in range(5):
             result = perc_mpi.invade(*shape, seed, engine="original")
             assert fill_order(result) == original_invasion(*shape, seed)[1]
 
 
+@pytest.mark.parametrize("bit_sets", [True, False])
 @pytest.mark.parametrize("small_ties", [0, 3, 2**40])
-def test_original_kernel_gives_the_same_run_for_any_tie_list_limit(small_ties):
-    # Ties move from a per-level list to a count tree past the limit: 0 puts every level
-    # in its tree at once (blocks of 512 cells at depth 300), 2**40 never does.
+def test_original_kernel_gives_the_same_run_for_any_tie_list_limit(small_ties, bit_sets):
+    # Ties move from a per-level list to a count tree (and bit set) past the limit: 0
+    # puts every level there at once (at depth 300 up to 300 bit sets, grown here from
+    # one row), 2**40 never does.  Either search inside a block works at any depth.
     for width, height, depth in [(25, 25, 300), (17, 23, 70), (30, 30, 3), (41, 41, 1)]:
         for seed in range(4):
             n = width * height
             words, position = engine.original_stream(seed)
             cells = np.empty(n, np.int32)
-            shift = engine._block_shift(depth)
-            tree = np.zeros((depth + 1, _original.count_tree_layout((n + (1 << shift) - 1) >> shift)[-1]), np.int32)
+            shift = max(10 if bit_sets else 6, depth.bit_length())
+            n_blocks = (n + (1 << shift) - 1) >> shift
+            tree = np.zeros((depth + 1, _original.count_tree_layout(n_blocks)[-1]), np.int32)
+            bits = np.zeros((1, n_blocks << (shift - 6) if bit_sets else 0), np.uint64)
             n_filled = _original.invade_original(
                 width, height, depth, words, position, shift, small_ties,
-                np.empty(n, np.uint32), tree, cells, np.empty(n, np.uint16))
+                np.empty(n, _original.grid_dtype(depth)), tree, bits, cells, np.empty(n, np.uint16))
             order = [(int(c) // height, int(c) % height) for c in cells[:n_filled]]
             assert order == original_invasion(width, height, depth, seed)[1]
-            assert not tree.any()  # left zeroed: the engine reuses it
+            assert not tree.any() and not bits.any()  # left zeroed: the engine reuses them
 
 
 @pytest.mark.parametrize("shape", SHAPES)

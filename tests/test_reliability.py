@@ -155,3 +155,26 @@ def test_ranks_prime_numba_without_writing_its_cache(tmp_path):
 
     assert cache_files("driver.prime_numba()") == []
     assert cache_files("driver.warm_up([('fast', 1)], [])")  # what rank 0 alone does: it writes
+
+
+def test_warm_up_compiles_every_kernel_the_jobs_need(tmp_path):
+    """After rank 0's warm-up no rank may compile (and write the cache) again: a kernel
+    the warm-up missed would be compiled by every rank at once.  The original engine
+    has one kernel per grid word type (depths 1-31, 32-8191, 8192-65535)."""
+    code = f"""
+import numpy as np
+from pathlib import Path
+from perc_mpi import driver, engine
+from perc_mpi.parameters import RunParams
+depths = [2, 31, 32, 100, 8191, 8192, 65535]
+jobs = np.array([(b"original", d) for d in depths], dtype=[("engine", "S8"), ("depth", "i8")])
+assert len(driver.kernel_kinds(jobs)) == 3
+driver.warm_up(driver.kernel_kinds(jobs), [])
+files = lambda: sorted(p.name for p in Path({str(tmp_path)!r}).rglob("*.nbc"))
+warm = files()
+for d in depths:
+    engine.run(RunParams(9, 9, d, 1, "original"))
+assert files() == warm, (warm, files())
+"""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)
