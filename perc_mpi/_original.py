@@ -6,7 +6,7 @@ repeatedly takes the candidates of the lowest value, sorts them by (x, y) and fi
 ``sorted_ties[randrange(len(ties))]``.  Here Python's Mersenne Twister state is
 continued in compiled code (same words, same ``getrandbits`` rejection sampling), and
 "the k-th tie in (x, y) order" is found in a per-level list while a level has few ties,
-else with the level's 16-ary tree of per-block counts (a few cache lines per step), then
+else with the level's 16-ary tree of per-block counts (a cache line per layer), then
 inside the block with the level's bit set of frontier cells (popcounts) or a scan of
 the block's grid words, so a step costs O(log cells) instead of a sort of the ties.
 Each cell is one grid word holding its value's level and its state bits, so a
@@ -15,6 +15,7 @@ neighbour costs one cache miss, not two; the word is the narrowest that holds th
 """
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
@@ -140,13 +141,60 @@ _LEVEL_SHIFT = 3
 
 def grid_dtype(depth: int) -> type:
     """Return the narrowest unsigned type holding ``depth << 3`` plus the state bits: a
-    byte per cell up to depth 31, two up to 8191 (measured at 2001^2, depth 2: the
-    byte grid takes 25-30% off a run against four bytes per cell)."""
+    byte per cell up to depth 31, two up to 8191 (measured at 2001^2, depth 2: runs
+    take x0.88 of the time they take with four bytes per cell)."""
     if depth < 1 << (8 - _LEVEL_SHIFT):
         return np.uint8
     return np.uint16 if depth < 1 << (16 - _LEVEL_SHIFT) else np.uint32
 
-_FANOUT_SHIFT = 4  # 16 children per node: a node's counts share one 64-byte cache line
+# A count tree node holds its 16 children's counts as running sums (child c: the ties
+# in children 0..c), int32, one 64-byte line: a select is one vector comparison per layer
+# and an update one vector add, with no branch on the counts (measured at 2001^2 against
+# plain counts and a scan that stops at the child: run time x0.84-0.88 at depth 2, x0.95
+# at depth 10, x0.98 at depth 100).
+_FANOUT = 16
+
+
+@intrinsic
+def _count_below(typingctx, table, at, value):
+    """Return how many of the 16 int32 ``table.flat[at:at + 16]`` are below ``value``."""
+    if not (isinstance(table, types.Array) and table.dtype == types.int32 and table.layout == "C"):
+        return None
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        vector = ir.VectorType(ir.IntType(32), _FANOUT)
+        node = builder.load(builder.bitcast(builder.gep(data, [args[1]]), vector.as_pointer()), align=4)
+        below = builder.icmp_signed("<", node, _splat(builder, vector, args[2]))
+        return builder.zext(builder.ctpop(builder.bitcast(below, ir.IntType(_FANOUT))), ir.IntType(64))
+    return types.int64(table, at, value), codegen
+
+
+@intrinsic
+def _add_from(typingctx, table, at, first, delta):
+    """Add ``delta`` to the int32 ``table.flat[at + c]`` for c = first .. 15."""
+    if not (isinstance(table, types.Array) and table.dtype == types.int32 and table.layout == "C"):
+        return None
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        vector = ir.VectorType(ir.IntType(32), _FANOUT)
+        where = builder.bitcast(builder.gep(data, [args[1]]), vector.as_pointer())
+        children = ir.Constant(vector, list(range(_FANOUT)))
+        added = builder.icmp_signed(">=", children, _splat(builder, vector, args[2]))
+        step = builder.select(added, _splat(builder, vector, args[3]), ir.Constant(vector, [0] * _FANOUT))
+        builder.store(builder.add(builder.load(where, align=4), step), where, align=4)
+        return context.get_dummy_value()
+    return types.void(table, at, first, delta), codegen
+
+
+def _splat(builder, vector, value):
+    """Return an LLVM vector with every lane ``value`` (an integer, truncated to the lanes)."""
+    lane = builder.trunc(value, vector.element) if value.type.width > vector.element.width else value
+    one = builder.insert_element(ir.Constant(vector, ir.Undefined), lane, ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(one, ir.Constant(vector, ir.Undefined),
+                                  ir.Constant(ir.VectorType(ir.IntType(32), vector.count), [0] * vector.count))
+
 
 # The step's helpers below are inlined into the loop by numba (inline="always"): as calls
 # they passed each array as 7 machine words on the stack (measured: 2-5% of a step).
@@ -157,38 +205,40 @@ _FANOUT_SHIFT = 4  # 16 children per node: a node's counts share one 64-byte cac
 @njit(cache=True, error_model="numpy")
 def count_tree_layout(n_blocks):
     """Return the start of each layer of a 16-ary count tree over ``n_blocks`` blocks
-    (layer 0: one count per block, ..., last layer: one root), and the total size."""
+    (layer 0: one entry per block, ..., last layer: one root; each padded to whole
+    nodes of 16), and the total size."""
     sizes = [n_blocks]
     while sizes[-1] > 1:
-        sizes.append((sizes[-1] + (1 << _FANOUT_SHIFT) - 1) >> _FANOUT_SHIFT)
+        sizes.append((sizes[-1] + _FANOUT - 1) // _FANOUT)
     starts = np.zeros(len(sizes) + 1, np.int64)
     for t in range(len(sizes)):
-        starts[t + 1] = starts[t] + sizes[t]
+        starts[t + 1] = starts[t] + (sizes[t] + _FANOUT - 1) // _FANOUT * _FANOUT
     return starts
 
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _tree_add(tree, starts, level, block, delta):
+    """Add ``delta`` to the count of ``block`` in ``level``'s tree, below the root (a
+    level's total is kept apart)."""
+    row = level * tree.shape[1]
     i = block
-    for t in range(len(starts) - 1):
-        tree[level, starts[t] + i] += delta
-        i >>= _FANOUT_SHIFT
+    for t in range(len(starts) - 2):
+        _add_from(tree, row + starts[t] + i // _FANOUT * _FANOUT, i % _FANOUT, delta)
+        i //= _FANOUT
 
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _tree_select(tree, starts, level, rank):
-    """Return (block, rank left inside it) for the 1-based ``rank`` of a level: one
-    short scan of at most 16 counts per layer, from the root down."""
+    """Return (block, rank left inside it) for the 1-based ``rank`` of a level: per
+    layer from the root down, the child is the number of running sums below the rank."""
+    row = level * tree.shape[1]
     node = 0
     for t in range(len(starts) - 3, -1, -1):
-        child = node << _FANOUT_SHIFT
-        while True:
-            c = tree[level, starts[t] + child]
-            if rank <= c:
-                break
-            rank -= c
-            child += 1
-        node = child
+        first = starts[t] + node * _FANOUT
+        child = _count_below(tree, row + first, rank)
+        if child > 0:
+            rank -= tree[level, first + child - 1]
+        node = node * _FANOUT + child
     return node, rank
 
 

@@ -27,10 +27,8 @@ from .parameters import RunParams, parse_run
 # The original engine finds the k-th tie of a level inside one of its counted blocks in
 # the level's bit set of frontier cells below BIT_SET_DEPTH, else by a scan of the block's
 # grid words.  Bit sets pay where picks from the trees are many (low depth) and cost a
-# cache miss per frontier cell where they are few.  Measured at 2001^2 (run time against
-# the engine before either change, which scanned four-byte grid words): bit sets x0.70,
-# 0.83, 0.94, 0.98, 0.99 at depth 2, 20, 60, 100, 200; the scan x0.84, 0.89, 0.98,
-# 0.955, 0.94.
+# cache miss per frontier cell where they are few.  Measured at 2001^2, run time with bit
+# sets / with the scan: 0.83 at depth 2, 0.95 at 20, 0.96-1.00 at 40-100, 1.04 at 150-200.
 BIT_SET_DEPTH = 64
 _BIT_SLOTS = 8  # levels whose bit sets a run starts with room for (at most 6 seen at depth 100)
 _FILLED_BIT = 1  # FILLED & ~FRONTIER == 1 << this: the state bit of filled cells only

@@ -67,6 +67,27 @@ def test_original_kernel_gives_the_same_run_for_any_tie_list_limit(small_ties, b
             assert not tree.any() and not bits.any()  # left zeroed: the engine reuses them
 
 
+@pytest.mark.parametrize("bit_sets", [True, False])
+def test_original_kernel_with_deep_count_trees(bit_sets):
+    # 64-cell blocks on ~17 000-22 500 cells: trees of three layers below the root, whose
+    # nodes' running sums every select and update go through
+    for width, height, depth in [(131, 131, 1), (150, 150, 3)]:
+        for seed in range(2):
+            n = width * height
+            n_blocks = (n + 63) >> 6
+            words, position = engine.original_stream(seed)
+            cells = np.empty(n, np.int32)
+            layout = _original.count_tree_layout(n_blocks)
+            assert len(layout) - 1 == 4  # layers: blocks, two more, the root
+            tree = np.zeros((depth + 1, layout[-1]), np.int32)
+            bits = np.zeros((1, n_blocks if bit_sets else 0), np.uint64)
+            n_filled = _original.invade_original(
+                width, height, depth, words, position, 6, 0,
+                np.empty(n, _original.grid_dtype(depth)), tree, bits, cells, np.empty(n, np.uint16))
+            order = [(int(c) // height, int(c) % height) for c in cells[:n_filled]]
+            assert order == original_invasion(width, height, depth, seed)[1]
+
+
 @pytest.mark.parametrize("shape", SHAPES)
 def test_fast_engine_matches_its_plain_twin(shape):
     for seed in range(40):
