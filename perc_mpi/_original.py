@@ -73,15 +73,24 @@ def bit_length(n):
 
 
 @njit(cache=True, error_model="numpy")
-def _randbelow_in_block(mt, i, n):
+def temper_block(mt, tempered):
+    """Write the tempering of each of the 624 state words ``mt`` to ``tempered``: the
+    block's outputs, computed together (a vectorized loop) once per twist instead of
+    one by one on a draw's critical path (measured: runs x0.95-0.97)."""
+    for k in range(_MT_N):
+        tempered[k] = _temper(mt[k])
+
+
+@njit(cache=True, error_model="numpy")
+def _randbelow_in_block(tempered, i, n):
     """Return ``(r, i)`` as :func:`randbelow` does, or ``(-1, 624)`` if the words left in
-    the current block run out first (then twist and draw again from position 0).
+    the current block run out first (then twist, temper and draw again from 0).
 
     No call inside, so no reference counting: numba counts an array argument's
     references around any call that may raise (measured: 5-10% of a step here)."""
     shift = 32 - bit_length(n)
     while i < _MT_N:
-        r = np.int64(_temper(mt[i])) >> shift
+        r = np.int64(tempered[i]) >> shift
         i += 1
         if r < n:
             return r, i
@@ -89,13 +98,15 @@ def _randbelow_in_block(mt, i, n):
 
 
 @njit(cache=True, error_model="numpy")
-def randbelow(mt, i, n):
+def randbelow(mt, tempered, i, n):
     """Return ``(r, i)``: Python's ``random.randrange(n)`` for 1 <= n < 2**32 drawn from
-    position ``i``, consuming the same words, and the position after it."""
-    r, i = _randbelow_in_block(mt, i, n)
+    position ``i`` of the state ``mt`` whose block's outputs are ``tempered`` (see
+    :func:`temper_block`), consuming the same words, and the position after it."""
+    r, i = _randbelow_in_block(tempered, i, n)
     while r < 0:
         _twist(mt)
-        r, i = _randbelow_in_block(mt, 0, n)
+        temper_block(mt, tempered)
+        r, i = _randbelow_in_block(tempered, 0, n)
     return r, i
 
 
@@ -367,9 +378,11 @@ def invade_original(width, height, depth, mt, pos, block_shift, small_ties, grid
     cells[0] = cell
     fill_values[0] = grid[cell] >> _LEVEL_SHIFT
     table = bits
+    tempered = np.empty(_MT_N, np.uint32)  # the current block's outputs, see temper_block
+    temper_block(mt, tempered)
     progress = np.array([1, depth + 1, 0, i, 0])  # see _fill
     while not _fill(height, block_shift, small_ties, mt, grid, cells, fill_values,
-                    starts, tree, table, bit_sets, counts, index_sums, slot_of, buckets, progress):
+                    starts, tree, table, bit_sets, counts, index_sums, slot_of, buckets, tempered, progress):
         if progress[2] + 4 > buckets.shape[1]:
             buckets = grow_rows(buckets)
         if progress[4] == table.shape[0]:
@@ -384,7 +397,7 @@ def invade_original(width, height, depth, mt, pos, block_shift, small_ties, grid
 
 @njit(cache=True, error_model="numpy")
 def _fill(height, block_shift, small_ties, mt, grid, cells, fill_values,
-          starts, tree, bits, bit_sets, counts, index_sums, slot_of, buckets, progress):
+          starts, tree, bits, bit_sets, counts, index_sums, slot_of, buckets, tempered, progress):
     """Fill cells until a border cell is filled (return True), or until the next step
     could overflow a list of ties or need a row of ``bits`` that is not there (return
     False: grow what is short and call again).
@@ -416,10 +429,11 @@ def _fill(height, block_shift, small_ties, mt, grid, cells, fill_values,
         while counts[lowest] == 0:
             lowest += 1
         ties = counts[lowest]
-        rank, i = _randbelow_in_block(mt, i, ties)  # drawn even for one tie, as randrange(1) does
+        rank, i = _randbelow_in_block(tempered, i, ties)  # drawn even for one tie, as randrange(1) does
         while rank < 0:  # randbelow, unrolled: see _randbelow_in_block
             _twist(mt)
-            rank, i = _randbelow_in_block(mt, 0, ties)
+            temper_block(mt, tempered)
+            rank, i = _randbelow_in_block(tempered, 0, ties)
         slot = slot_of[lowest]
         if slot < 0 and ties > small_ties:  # this level's list becomes its tree (and bit set)
             slot = slot_of[lowest] = used

@@ -7,7 +7,7 @@ import pytest
 from naive import Xoshiro256pp
 
 from perc_mpi._fast import bounded, next_u64
-from perc_mpi._original import _temper, _twist, bit_length, randbelow
+from perc_mpi._original import _temper, _twist, bit_length, randbelow, temper_block
 from perc_mpi.engine import fast_stream, original_stream
 
 
@@ -59,8 +59,10 @@ def test_randbelow_is_randrange(n):
     words, position = original_stream(n)
     python = random.Random(n)
     i, ours = position[0], []
+    tempered = np.empty(624, np.uint32)
+    temper_block(words, tempered)
     for _ in range(500):
-        r, i = randbelow(words, i, n)
+        r, i = randbelow(words, tempered, i, n)
         ours.append(r)
     assert ours == [python.randrange(n) for _ in range(500)]
 
