@@ -13,8 +13,9 @@ MAX_JOBS = 10_000_000
 
 # Bytes of memory per grid cell while a run is in flight (state, mask, values, trees);
 # used to refuse grids that cannot fit before any work starts.  The original engine:
-# a uint32 word per cell, plus up to ~3.4 for the count trees of its levels (measured:
-# 915 MB peak for one 10001 x 10001 depth 100 run).
+# a grid word of 1, 2 or 4 bytes per cell (by depth), plus the count trees and bit sets
+# of its levels (measured peak of one 10001 x 10001 run: 505 MB at depth 100, 741 MB at
+# depth 10000).  Dense runs need more, for their cells' coordinates: see the README.
 BYTES_PER_CELL = {"fast": 3, "original": 8}
 
 # Exit statuses, documented in the README.
