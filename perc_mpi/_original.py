@@ -158,6 +158,7 @@ def grid_dtype(depth: int) -> type:
         return np.uint8
     return np.uint16 if depth < 1 << (16 - _LEVEL_SHIFT) else np.uint32
 
+
 # A count tree node holds its 16 children's counts as running sums (child c: the ties
 # in children 0..c), int32, one 64-byte line: a select is one vector comparison per layer
 # and an update one vector add, with no branch on the counts (measured at 2001^2 against
@@ -350,9 +351,9 @@ def invade_original(width, height, depth, mt, pos, block_shift, small_ties, grid
     are left zeroed: the run clears the rows it used (a buffer reused from run to run
     then costs neither page faults nor a full clearing).  A level's ties move from a
     list to its tree once a step meets more than ``small_ties`` of them (a speed choice
-    only: any value gives the same run).  Writes
-    the filled cells and their values to ``cells`` and ``fill_values`` and returns
-    ``n_filled``, like :func:`perc_mpi._fast.invade_fast`.
+    only: any value gives the same run).  Writes the filled cells and their values to
+    ``cells`` and ``fill_values`` and returns ``n_filled``, like
+    :func:`perc_mpi._fast.invade_fast`.
     """
     n_cells = width * height
     bit_sets = bits.shape[1] > 0
