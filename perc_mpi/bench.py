@@ -155,7 +155,9 @@ def scaling(sweep: Path, rank_counts: list[int], reps: int) -> tuple[dict[int, d
                 wall, jobs, timing = sweep_once(sweep, ranks, out)
                 timed, split, span = _timeline(out)
                 print(f"scaling: -n {ranks}: wall {wall:.2f} s, {timing}", file=sys.stderr, flush=True)
-                ladder[ranks] = (wall, jobs, timed["seconds"].sum(), {**split, "collect": jobs - span})
+                # The jobs phase is timed on the monotonic clock, the span on the wall clock:
+                # with one rank they differ by a few ms, either way.
+                ladder[ranks] = (wall, jobs, timed["seconds"].sum(), {**split, "collect": max(0.0, jobs - span)})
                 if ranks == rank_counts[0]:
                     first = timed
             base = ladder[rank_counts[0]]
