@@ -36,9 +36,10 @@ CLUSTER_COMPRESSION = 4  # zlib level of --save-clusters masks (HDF5 gzip filter
 # Cost model for balancing: filled fraction of the grid ~ a + b / depth (fit at 2001^2:
 # 0.5 at depth 2, 0.07 at depth 100; the continuous model is the depth -> infinity
 # limit); a filled cell of the `original` engine / of the continuous model costs this
-# many `fast` ones (measured at 2001^2: 3-5, 1.6-2.4).
+# many `fast` ones (measured: whole jobs, run and measures, median of 5 seeds: 1.9 and 2.5
+# at 2001^2 depth 2 and 100, 2.3 and 1.1 at 1001^2; continuous 1.6-2.4 at 2001^2).
 FILLED_FRACTION_MODEL = (0.061, 0.87)
-ORIGINAL_COST_FACTOR = 4.0
+ORIGINAL_COST_FACTOR = 2.0
 CONTINUOUS_COST_FACTOR = 1.5
 # The share of the estimated work that rank 0 holds back from the scatter and hands out
 # as ranks run dry.  Replaying the measured job times of 720- and 1440-job sweeps on more
