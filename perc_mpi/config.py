@@ -11,12 +11,15 @@ MAX_CELLS = 2**31 - 1  # tie counts and indices stay well inside 32-bit draws
 MAX_SEED = 2**63 - 1  # the original draws job seeds with randrange(sys.maxsize)
 MAX_JOBS = 10_000_000
 
-# Bytes of memory per grid cell while a run is in flight (state, mask, values, trees);
-# used to refuse grids that cannot fit before any work starts.  The original engine:
-# a grid word of 1, 2 or 4 bytes per cell (by depth), plus the count trees and bit sets
-# of its levels (measured peak of one 10001 x 10001 run: 505 MB at depth 100, 741 MB at
-# depth 10000).  Dense runs need more, for their cells' coordinates: see the README.
-BYTES_PER_CELL = {"fast": 3, "original": 8}
+# Bytes one run needs at its peak (kernel, result arrays, measures), per grid cell and per
+# filled cell, by kind of run; used to refuse grids that cannot fit before any work
+# starts.  Measured: peak RSS of one 10001 x 10001 run and its measures, less an idle
+# process's ~106 MB -- fast 718 MB at 3.1% of the grid filled (depth 100), 2035 MB at
+# 72.7% (depth 2); continuous 1078 MB at 6.1%; original 873 MB at 3.75%, 1944 MB at 67.7%.
+RUN_BYTES = {"fast": (6.6, 18.9), "continuous": (6.6, 69.0), "original": (8.1, 16.7)}
+# A run's filled share is bounded by this many times the cost model's expected share
+# (below), at most 1: measured shares reach 1.47x the model's (10001^2, depth 2).
+MEMORY_FILL_MARGIN = 1.6
 
 # Exit statuses, documented in the README.
 EXIT_OK = 0

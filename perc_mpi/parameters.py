@@ -8,6 +8,7 @@ was expected.
 from __future__ import annotations
 
 import difflib
+import itertools
 import json
 import os
 import random
@@ -15,6 +16,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from . import config
 
@@ -144,20 +147,40 @@ def _seed(source: str, value: Any) -> int:
     return draw_seed() if value is None else _integer(source, "'seed'", value, 0, config.MAX_SEED)
 
 
-def _check_grid(source: str, width: int, height: int, engine: str, budget: int | None, sharing: int = 1) -> None:
+def filled_share(depth: int | np.ndarray) -> np.ndarray:
+    """Return the expected share of the grid a run at ``depth`` (a depth or an array of
+    them) fills by breakthrough: ``a + b / depth`` (``config.FILLED_FRACTION_MODEL``),
+    ``a`` for the continuous model."""
+    a, b = config.FILLED_FRACTION_MODEL
+    depth = np.asarray(depth, dtype=np.float64)
+    return a + np.divide(b, depth, out=np.zeros_like(depth), where=depth != config.CONTINUOUS)
+
+
+def run_memory(width: int, height: int, depth: int, engine: str) -> float:
+    """Return the bytes one run needs at its peak: ``config.RUN_BYTES`` per grid cell and
+    per filled cell, the filled share bounded by ``config.MEMORY_FILL_MARGIN`` times
+    :func:`filled_share` (at most the whole grid)."""
+    per_cell, per_filled = config.RUN_BYTES["continuous" if depth == config.CONTINUOUS else engine]
+    filled = min(1.0, config.MEMORY_FILL_MARGIN * float(filled_share(depth)))
+    return width * height * (per_cell + per_filled * filled)
+
+
+def _check_grid(source: str, width: int, height: int, engine: str, depth: int, budget: int | None,
+                sharing: int = 1) -> None:
     cells = width * height
     if cells > config.MAX_CELLS:
         raise ParameterError(
             source, "'width'/'height'", f"{width}x{height} has {cells} cells; at most {config.MAX_CELLS}"
         )
-    needed = cells * config.BYTES_PER_CELL[engine]
+    needed = run_memory(width, height, depth, engine)
     if budget is not None and needed * sharing > budget:
         per_rank = f" to each of {sharing} ranks on this node" if sharing > 1 else ""
+        model = "the continuous model" if depth == config.CONTINUOUS else f"the {engine} engine at depth {depth}"
         raise ParameterError(
             source,
             "'width'/'height'",
-            f"a {width}x{height} grid needs about {needed / 2**30:.1f} GiB with the {engine} "
-            f"engine; only {budget / sharing / 2**30:.1f} GiB of memory is available{per_rank}",
+            f"a {width}x{height} grid needs about {needed / 2**30:.1f} GiB with {model}; "
+            f"only {budget / sharing / 2**30:.1f} GiB of memory is available{per_rank}",
         )
 
 
@@ -205,7 +228,7 @@ def parse_run(data: dict[str, Any], source: str, memory: int | None = None) -> R
     depth = _depth(source, "'depth'", data["depth"])
     engine = _engine(source, "'engine'", data.get("engine", config.DEFAULT_ENGINE))
     _check_model(source, [depth], [engine])
-    _check_grid(source, width, height, engine, memory)
+    _check_grid(source, width, height, engine, depth, memory)
     return RunParams(width, height, depth, _seed(source, data.get("seed")), engine)
 
 
@@ -252,6 +275,8 @@ def parse_sweep(data: dict[str, Any], text: str, source: str, memory: int | None
     points = (1 if square else len(height)) * len(width) * len(axes["depth"]) * len(axes["engine"])
     if points * runs > config.MAX_JOBS:
         raise ParameterError(source, "'runs'", f"the cube has {points * runs} jobs; at most {config.MAX_JOBS}")
-    for engine in axes["engine"]:
-        _check_grid(source, max(width), max(height), engine, memory, ranks_per_node)
+    # The largest grid with the kind of run that needs most memory per cell.
+    engine, depth = max(itertools.product(axes["engine"], axes["depth"]),
+                        key=lambda kind: run_memory(1, 1, kind[1], kind[0]))
+    _check_grid(source, max(width), max(height), engine, depth, memory, ranks_per_node)
     return SweepParams(axes, runs, _seed(source, data.get("seed")), square, text)

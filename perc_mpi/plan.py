@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import config
-from .parameters import SweepParams
+from .parameters import SweepParams, filled_share
 
 ENGINE_DTYPE = "S8"  # plain fixed-length bytes in HDF5, no object dtype
 
@@ -92,12 +92,11 @@ def job_cost(jobs: np.ndarray) -> np.ndarray:
     A run's work is proportional to its cluster, which at breakthrough fills a fraction
     of the grid that falls with depth: about 0.5 at depth 2 and 0.07 at depth 100
     (measured at 2001 x 2001), modelled as a + b / depth, and as a for the continuous
-    model (depth 0 in the plan), the depth -> infinity limit.
+    model (depth 0 in the plan), the depth -> infinity limit
+    (:func:`perc_mpi.parameters.filled_share`).
     """
-    a, b = config.FILLED_FRACTION_MODEL
-    depth = jobs["depth"].astype(np.float64)
+    fraction = filled_share(jobs["depth"])
     continuous = jobs["depth"] == config.CONTINUOUS
-    fraction = a + np.divide(b, depth, out=np.zeros_like(depth), where=~continuous)
     per_cell = np.select([jobs["engine"] == b"original", continuous],
                          [config.ORIGINAL_COST_FACTOR, config.CONTINUOUS_COST_FACTOR], 1.0)
     return jobs["width"].astype(np.float64) * jobs["height"] * fraction * per_cell

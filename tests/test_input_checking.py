@@ -93,6 +93,19 @@ def test_parser_fuzz_raises_only_parameter_error(data):
             assert str(exc).startswith("fuzz.json")
 
 
+def test_memory_check_knows_dense_runs_need_more():
+    # Measured peaks of one 10001 x 10001 run (config.RUN_BYTES): ~0.7-0.9 GB at depth
+    # 100, ~2 GB at depth 2, which fills most of the grid.
+    sparse = {"size": [10001], "depth": [100], "runs": 1, "seed": 1}
+    parse_sweep(sparse, "{}", "s.json", memory=int(1.5 * 2**30))
+    with pytest.raises(ParameterError, match="fast engine at depth 2;"):
+        parse_sweep({**sparse, "depth": [100, 2]}, "{}", "s.json", memory=int(1.5 * 2**30))
+    with pytest.raises(ParameterError, match="to each of 2 ranks"):
+        parse_sweep(sparse, "{}", "s.json", memory=int(1.5 * 2**30), ranks_per_node=2)
+    with pytest.raises(ParameterError, match="continuous model;"):
+        parse_run({"width": 10001, "height": 10001, "depth": "continuous"}, "r.json", memory=2**30)
+
+
 BAD_OPTIONS = [
     (("--checkpoint", "0"), "--checkpoint"),
     (("--slice", "3/2"), "--slice"),
