@@ -14,9 +14,9 @@ MAX_JOBS = 10_000_000
 # Bytes one run needs at its peak (kernel, result arrays, measures), per grid cell and per
 # filled cell, by kind of run; used to refuse grids that cannot fit before any work
 # starts.  Measured: peak RSS of one 10001 x 10001 run and its measures, less an idle
-# process's ~106 MB -- fast 718 MB at 3.1% of the grid filled (depth 100), 2035 MB at
-# 72.7% (depth 2); continuous 1078 MB at 6.1%; original 873 MB at 3.75%, 1944 MB at 67.7%.
-RUN_BYTES = {"fast": (6.6, 18.9), "continuous": (6.6, 69.0), "original": (8.1, 16.7)}
+# process's ~106 MB -- fast 574 MB at 3.1% of the grid filled (depth 100), 2008 MB at
+# 72.7% (depth 2); continuous 936 MB at 6.1%; original 732 MB at 3.75%, 1943 MB at 67.7%.
+RUN_BYTES = {"fast": (5.1, 20.6), "continuous": (5.1, 70.3), "original": (6.6, 18.9)}
 # A run's filled share is bounded by this many times the cost model's expected share
 # (below), at most 1: measured shares reach 1.47x the model's (10001^2, depth 2).
 MEMORY_FILL_MARGIN = 1.6

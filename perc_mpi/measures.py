@@ -44,8 +44,9 @@ def ring_table(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndar
         counts[a + uy] += ma * my
     r2 = np.flatnonzero(counts)
     cells = counts[r2].astype(np.int64)
-    # Reuse the buffer: ring index of a present squared distance = present ones below it.
-    ring_of_r2 = np.cumsum(counts > 0, dtype=np.int32, out=counts)
+    # Reuse the buffer: ring index of a present squared distance = present ones below it
+    # (in place, no boolean temporary: at 10001 x 10001 that is 50 MB of the peak).
+    ring_of_r2 = np.cumsum(np.minimum(counts, 1, out=counts), out=counts)
     ring_of_r2 -= 1
     ring_of = np.empty((cx + 1, cy + 1), np.int32)
     squares = np.arange(cy + 1, dtype=np.int64) ** 2

@@ -7,7 +7,7 @@ from conftest import run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perc_mpi.parameters import ParameterError, parse_run, parse_sweep
+from perc_mpi.parameters import ParameterError, parse_run, parse_sweep, run_memory
 
 GOOD = {"size": [9, 11], "depth": [2, 5], "runs": 2, "seed": 7}
 
@@ -94,16 +94,19 @@ def test_parser_fuzz_raises_only_parameter_error(data):
 
 
 def test_memory_check_knows_dense_runs_need_more():
-    # Measured peaks of one 10001 x 10001 run (config.RUN_BYTES): ~0.7-0.9 GB at depth
-    # 100, ~2 GB at depth 2, which fills most of the grid.
+    # A depth-2 run fills most of its grid and needs ~3x what a depth-100 run does
+    # (measured peaks of 10001 x 10001 runs: config.RUN_BYTES).
     sparse = {"size": [10001], "depth": [100], "runs": 1, "seed": 1}
-    parse_sweep(sparse, "{}", "s.json", memory=int(1.5 * 2**30))
+    memory = int(1.5 * run_memory(10001, 10001, 100, "fast"))
+    parse_sweep(sparse, "{}", "s.json", memory=memory)
     with pytest.raises(ParameterError, match="fast engine at depth 2;"):
-        parse_sweep({**sparse, "depth": [100, 2]}, "{}", "s.json", memory=int(1.5 * 2**30))
+        parse_sweep({**sparse, "depth": [100, 2]}, "{}", "s.json", memory=memory)
     with pytest.raises(ParameterError, match="to each of 2 ranks"):
-        parse_sweep(sparse, "{}", "s.json", memory=int(1.5 * 2**30), ranks_per_node=2)
+        parse_sweep(sparse, "{}", "s.json", memory=memory, ranks_per_node=2)
+    continuous = {"width": 10001, "height": 10001, "depth": "continuous"}
     with pytest.raises(ParameterError, match="continuous model;"):
-        parse_run({"width": 10001, "height": 10001, "depth": "continuous"}, "r.json", memory=2**30)
+        parse_run(continuous, "r.json", memory=int(run_memory(10001, 10001, 0, "fast") / 1.5))
+    assert run_memory(10001, 10001, 2, "fast") > 2.5 * run_memory(10001, 10001, 100, "fast")
 
 
 BAD_OPTIONS = [
