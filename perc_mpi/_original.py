@@ -95,6 +95,18 @@ def temper_block(mt, tempered):
 # Each replaced a loop or a branch on random data that measured slower (see each one).
 
 
+def _is_c_array_of(array_type, dtype) -> bool:
+    """Return whether a numba type is a C-contiguous array of ``dtype`` (the intrinsics
+    below load vectors straight from its memory)."""
+    return isinstance(array_type, types.Array) and array_type.dtype == dtype and array_type.layout == "C"
+
+
+def _lanes_at(context, builder, array_type, array, at, lanes):
+    """Return an LLVM pointer to the ``lanes`` 32-bit words at ``array.flat[at]``."""
+    data = context.make_array(array_type)(context, builder, array).data
+    return builder.bitcast(builder.gep(data, [at]), ir.VectorType(ir.IntType(32), lanes).as_pointer())
+
+
 def _splat(builder, vector, value):
     """Return an LLVM vector with every lane ``value`` (an integer, truncated to the lanes)."""
     lane = builder.trunc(value, vector.element) if value.type.width > vector.element.width else value
@@ -121,13 +133,12 @@ def _first_accepted_compiled(tempered, at, shift, n):
 
 @intrinsic
 def _first_accepted_vector(typingctx, tempered, at, shift, n):
-    if not (isinstance(tempered, types.Array) and tempered.dtype == types.uint32 and tempered.layout == "C"):
+    if not _is_c_array_of(tempered, types.uint32):
         return None
 
     def codegen(context, builder, signature, args):
-        data = context.make_array(signature.args[0])(context, builder, args[0]).data
         vector = ir.VectorType(ir.IntType(32), _LANES)
-        words = builder.load(builder.bitcast(builder.gep(data, [args[1]]), vector.as_pointer()), align=4)
+        words = builder.load(_lanes_at(context, builder, signature.args[0], args[0], args[1], _LANES), align=4)
         drawn = builder.lshr(words, _splat(builder, vector, args[2]))
         accepted = builder.icmp_unsigned("<", drawn, _splat(builder, vector, args[3]))
         mask = builder.zext(builder.bitcast(accepted, ir.IntType(_LANES)), ir.IntType(64))
@@ -242,13 +253,12 @@ def _count_below_compiled(table, at, value):
 
 @intrinsic
 def _count_below_vector(typingctx, table, at, value):
-    if not (isinstance(table, types.Array) and table.dtype == types.int32 and table.layout == "C"):
+    if not _is_c_array_of(table, types.int32):
         return None
 
     def codegen(context, builder, signature, args):
-        data = context.make_array(signature.args[0])(context, builder, args[0]).data
         vector = ir.VectorType(ir.IntType(32), _FANOUT)
-        node = builder.load(builder.bitcast(builder.gep(data, [args[1]]), vector.as_pointer()), align=4)
+        node = builder.load(_lanes_at(context, builder, signature.args[0], args[0], args[1], _FANOUT), align=4)
         below = builder.icmp_signed("<", node, _splat(builder, vector, args[2]))
         return builder.zext(builder.ctpop(builder.bitcast(below, ir.IntType(_FANOUT))), ir.IntType(64))
     return types.int64(table, at, value), codegen
@@ -267,13 +277,12 @@ def _add_from_compiled(table, at, first, delta):
 
 @intrinsic
 def _add_from_vector(typingctx, table, at, first, delta):
-    if not (isinstance(table, types.Array) and table.dtype == types.int32 and table.layout == "C"):
+    if not _is_c_array_of(table, types.int32):
         return None
 
     def codegen(context, builder, signature, args):
-        data = context.make_array(signature.args[0])(context, builder, args[0]).data
         vector = ir.VectorType(ir.IntType(32), _FANOUT)
-        where = builder.bitcast(builder.gep(data, [args[1]]), vector.as_pointer())
+        where = _lanes_at(context, builder, signature.args[0], args[0], args[1], _FANOUT)
         children = ir.Constant(vector, list(range(_FANOUT)))
         added = builder.icmp_signed(">=", children, _splat(builder, vector, args[2]))
         step = builder.select(added, _splat(builder, vector, args[3]), ir.Constant(vector, [0] * _FANOUT))
