@@ -223,13 +223,26 @@ def draw_values(mt, i, depth, out):
 _LEVEL_SHIFT = 3
 
 
+_GRID_WORDS = (np.uint8, np.uint16, np.uint32)
+
+
+def _depths_below(word: type) -> int:
+    """Return the first depth a grid word type cannot hold (with the state bits)."""
+    return 1 << (8 * np.dtype(word).itemsize - _LEVEL_SHIFT)
+
+
 def grid_dtype(depth: int) -> type:
     """Return the narrowest unsigned type holding ``depth << 3`` plus the state bits: a
     byte per cell up to depth 31, two up to 8191 (measured at 2001^2, depth 2: runs
     take x0.88 of the time they take with four bytes per cell)."""
-    if depth < 1 << (8 - _LEVEL_SHIFT):
-        return np.uint8
-    return np.uint16 if depth < 1 << (16 - _LEVEL_SHIFT) else np.uint32
+    return next(word for word in _GRID_WORDS if depth < _depths_below(word))
+
+
+def first_depth_of_grid(depth: int) -> int:
+    """Return the smallest depth whose grid words have ``depth``'s type: a run at it
+    compiles (or loads) the same kernel, one per grid word type."""
+    kind = _GRID_WORDS.index(grid_dtype(depth))
+    return 1 if kind == 0 else _depths_below(_GRID_WORDS[kind - 1])
 
 
 # A count tree node holds its 16 children's counts as running sums (child c: the ties

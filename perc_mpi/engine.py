@@ -21,7 +21,7 @@ import numpy as np
 from . import config
 from ._continuous import invade_continuous
 from ._fast import invade_fast
-from ._original import SMALL_TIES, count_tree_layout, grid_dtype, invade_original
+from ._original import SMALL_TIES, count_tree_layout, first_depth_of_grid, grid_dtype, invade_original
 from .parameters import RunParams, parse_run
 
 # The original engine finds the k-th tie of a level inside one of its counted blocks in
@@ -94,9 +94,7 @@ def kernel_depth(engine: str, depth: int) -> int:
     has its own; the original engine one per grid word type (:func:`grid_dtype`)."""
     if depth == config.CONTINUOUS:
         return depth
-    if engine == "original":
-        return next(d for d in (1, 1 << 5, 1 << 13, depth) if grid_dtype(d) == grid_dtype(depth))
-    return 1
+    return first_depth_of_grid(depth) if engine == "original" else 1
 
 
 def _block_shift(depth: int) -> int:
