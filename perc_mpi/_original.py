@@ -461,7 +461,6 @@ def invade_original(width, height, depth, mt, pos, block_shift, small_ties, grid
     :func:`perc_mpi._fast.invade_fast`.
     """
     n_cells = width * height
-    bit_sets = bits.shape[1] > 0
     i = draw_values(mt, pos[0], depth, grid)  # x-outer, y-inner: the linear order
 
     block = 1 << block_shift
@@ -488,7 +487,7 @@ def invade_original(width, height, depth, mt, pos, block_shift, small_ties, grid
     temper_block(mt, tempered)
     progress = np.array([1, depth + 1, 0, i, 0])  # see _fill
     while not _fill(height, block_shift, small_ties, mt, grid, cells, fill_values,
-                    starts, tree, table, bit_sets, counts, index_sums, slot_of, buckets, tempered, progress):
+                    starts, tree, table, counts, index_sums, slot_of, buckets, tempered, progress):
         if progress[2] + 4 > buckets.shape[1]:
             buckets = grow_rows(buckets)
         if progress[4] == table.shape[0]:
@@ -503,7 +502,7 @@ def invade_original(width, height, depth, mt, pos, block_shift, small_ties, grid
 
 @njit(cache=True, error_model="numpy")
 def _fill(height, block_shift, small_ties, mt, grid, cells, fill_values,
-          starts, tree, bits, bit_sets, counts, index_sums, slot_of, buckets, tempered, progress):
+          starts, tree, bits, counts, index_sums, slot_of, buckets, tempered, progress):
     """Fill cells until a border cell is filled (return True), or until the next step
     could overflow a list of ties or need a row of ``bits`` that is not there (return
     False: grow what is short and call again).
@@ -513,6 +512,7 @@ def _fill(height, block_shift, small_ties, mt, grid, cells, fill_values,
     call.  Why the loop lives apart from the growth: see :func:`perc_mpi._fast._fill`.
     """
     n_filled, lowest, longest, i, used = progress[0], progress[1], progress[2], progress[3], progress[4]
+    bit_sets = bits.shape[1] > 0  # else ties are found by a scan of grid words
     # A step adds at most 4 cells to a list and moves at most one level to its tree.
     while longest + 4 <= buckets.shape[1] and used < bits.shape[0]:
         cell = cells[n_filled - 1]
