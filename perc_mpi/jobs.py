@@ -96,11 +96,11 @@ def run_job(job: np.void, rank: int, save_cluster: bool = False) -> JobOutcome:
     try:
         params = params_of(job)
         result = engine.run(params)
-        record["filled"] = result.n_filled
-        record["dimension"] = measures.box_dimension(*result.measure_args)
+        dimension = measures.box_dimension(*result.measure_args)
         rings = summed_vector(result)
         cluster = pack_cluster(result.filled) if save_cluster else None
-        record["status"], error = DONE, None
+        # Only now: a job failing after the run keeps the pending record's -1 and NaN.
+        record["filled"], record["dimension"], record["status"], error = result.n_filled, dimension, DONE, None
     except Exception:  # noqa: BLE001 -- recorded with its traceback, reported by rank 0
         record["status"], rings, cluster = FAILED, None, None
         error = f"job {int(job['job'])} on rank {rank} ({socket.gethostname()}):\n{traceback.format_exc()}"

@@ -24,6 +24,12 @@ import numpy as np
 RING_TABLES_KEPT = 16  # shapes whose ring tables a process keeps (a 10001 x 10001 one: 100 MB)
 
 
+# Squared distances span (width/2)^2 + (height/2)^2 values, twice the offsets on a square
+# grid but far more on a thin one (200001 x 3: 1e10 for 2e5 offsets); beyond this many per
+# offset, the table is built by sorting the offsets' squared distances instead.
+DENSE_SPAN_PER_OFFSET = 8
+
+
 @lru_cache(maxsize=RING_TABLES_KEPT)
 def ring_table(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return ``(r2, cells, ring_of)`` for a grid shape: each distinct squared distance
@@ -33,11 +39,26 @@ def ring_table(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndar
 
     The lookup is by offset, not by squared distance: a cluster's cells are close to
     each other, so their offsets are too, while their squared distances are scattered
-    over a table twice as large (measured: the lookup 2-3x faster).
+    over a table twice as large (measured: the lookup 2-3x faster).  Memory and time
+    are O(cells) for any shape.
     """
     cx, cy = width // 2, height // 2  # |dx| <= cx and |dy| <= cy (odd sides: one spare)
+    # The distinct squares of |dx| (all of 0..cx) and how many cells share each: 1 or 2.
     ux, mx = np.unique((np.arange(width, dtype=np.int64) - cx) ** 2, return_counts=True)
     uy, my = np.unique((np.arange(height, dtype=np.int64) - cy) ** 2, return_counts=True)
+    if ux[-1] + uy[-1] + 1 <= DENSE_SPAN_PER_OFFSET * len(ux) * len(uy):
+        tables = _rings_by_counting(ux, mx, uy, my)
+    else:
+        tables = _rings_by_sorting(ux, mx, uy, my)
+    for table in tables:
+        table.flags.writeable = False
+    return tables
+
+
+def _rings_by_counting(ux: np.ndarray, mx: np.ndarray, uy: np.ndarray,
+                       my: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return :func:`ring_table`'s tables from a count of cells per squared distance (a
+    table spanning all of them: for near-square grids)."""
     # int32 throughout: at 10001 x 10001 this table spans 5e7 squared distances.
     counts = np.zeros(int(ux[-1] + uy[-1]) + 1, np.int32)
     for a, ma in zip(ux, mx):  # one vectorized add per distinct |dx|; a row's indices are distinct
@@ -48,14 +69,19 @@ def ring_table(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     # (in place, no boolean temporary: at 10001 x 10001 that is 50 MB of the peak).
     ring_of_r2 = np.cumsum(np.minimum(counts, 1, out=counts), out=counts)
     ring_of_r2 -= 1
-    ring_of = np.empty((cx + 1, cy + 1), np.int32)
-    squares = np.arange(cy + 1, dtype=np.int64) ** 2
-    for a in range(cx + 1):  # row by row: no (cx+1) x (cy+1) int64 temporary
-        ring_of[a] = ring_of_r2[a * a + squares]
-    tables = (r2, cells, ring_of)
-    for table in tables:
-        table.flags.writeable = False
-    return tables
+    ring_of = np.empty((len(ux), len(uy)), np.int32)
+    for a, square in enumerate(ux):  # row by row: no offsets-sized int64 temporary
+        ring_of[a] = ring_of_r2[square + uy]
+    return r2, cells, ring_of
+
+
+def _rings_by_sorting(ux: np.ndarray, mx: np.ndarray, uy: np.ndarray,
+                      my: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return :func:`ring_table`'s tables by sorting the offsets' squared distances (for
+    thin grids, whose squared distances are sparse in a wide span)."""
+    r2, ring_of = np.unique(ux[:, None] + uy, return_inverse=True)
+    cells = np.bincount(ring_of.ravel(), weights=(mx[:, None] * my).ravel(), minlength=len(r2))
+    return r2, cells.astype(np.int64), ring_of.reshape(len(ux), len(uy)).astype(np.int32)
 
 
 def ring_counts(width: int, height: int, fill_x: np.ndarray, fill_y: np.ndarray,
@@ -131,7 +157,7 @@ def box_counts(width: int, height: int, fill_x: np.ndarray, fill_y: np.ndarray,
         padded = np.zeros((nx + 1) * stride, bool)
         index = _signed_wide(fill_x) >> 1
         index *= stride
-        index += fill_y >> 1
+        index += _signed_wide(fill_y) >> 1
         padded[index.astype(np.intp)] = True
         occupied = padded.reshape(nx + 1, stride)[:nx, :ny]
     ruler = 2

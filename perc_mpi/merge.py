@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .aggregate import RingSums, sorted_rows, summarize
-from .jobs import DONE, RECORD_DTYPE, progress
+from .jobs import DONE, FAILED, RECORD_DTYPE, progress
 from .parameters import ParameterError, parse_sweep
 from .plan import build_plan
 from .report import write_summary_csv
@@ -49,6 +49,9 @@ def merge(output: Path, parts: list[Path], force: bool = False) -> tuple[np.ndar
     plan = build_plan(sweep)
 
     runs = snapshots[0].runs.copy()
+    for snap in snapshots:  # a job that failed in its slice stays failed, unless done in another part
+        failed = snap.runs["status"] == FAILED
+        runs[failed] = snap.runs[failed]
     rings = RingSums(plan.points)
     owner = np.full(len(runs), -1)
     for i, (part, snap) in enumerate(zip(parts, snapshots)):
@@ -60,7 +63,8 @@ def merge(output: Path, parts: list[Path], force: bool = False) -> tuple[np.ndar
         owner[done] = i
         runs[done] = snap.runs[done]
         rings.sums += np.concatenate(snap.ring_sums)
-    failures = {job: text for snap in snapshots for job, text in snap.failures.items() if owner[job] < 0}
+    failures = {job: text for snap in snapshots for job, text in snap.failures.items()
+                if runs["status"][job] == FAILED}
     summary, density = summarize(plan.points, runs, rings)
     attrs = dict(first)
     attrs.update(progress(runs))

@@ -23,7 +23,7 @@ from . import config, engine, measures
 from .aggregate import SUMMARY_DTYPE, RingSums, mean_profile, summarize
 from .jobs import DONE, PENDING, RECORD_DTYPE, params_of, summed_vector, unpack_cluster
 from .plan import POINT_DTYPE
-from .store import read_ring_sums, read_table
+from .store import point_group_name, point_groups, read_ring_sums, read_table
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ class SweepResults:
         nothing else)."""
         record = self.runs[job]
         with h5py.File(self.path, "r") as f:
-            name = f"clusters/point_{int(record['point']):05d}"
+            name = "clusters/" + point_group_name(int(record["point"]))
             if name in f:
                 data = f[name]
                 packed = data[job - int(data.attrs["first_job"])]
@@ -173,6 +173,6 @@ def open(path: str | Path) -> SweepResults:  # noqa: A001 -- results.open mirror
     path = Path(path)
     with h5py.File(path, "r") as f:
         points = np.array([tuple(point.attrs[k] for k in POINT_DTYPE.names)
-                           for _, point in sorted(f["density"].items())], POINT_DTYPE)
+                           for point in point_groups(f)], POINT_DTYPE)
         return SweepResults(path, dict(f.attrs), read_table(f["runs"], RECORD_DTYPE),
                             read_table(f["summary"], SUMMARY_DTYPE), points, read_ring_sums(f))

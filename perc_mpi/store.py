@@ -65,7 +65,7 @@ def _write_clusters(group: h5py.Group, runs: np.ndarray, points: np.ndarray, clu
     for i, point in enumerate(points):
         jobs = np.flatnonzero(runs["point"] == i)  # contiguous: runs are innermost
         packed = -(-int(point["width"]) * int(point["height"]) // 8)
-        data = group.create_dataset(f"point_{i:05d}", shape=(len(jobs), packed), dtype=np.uint8,
+        data = group.create_dataset(point_group_name(i), shape=(len(jobs), packed), dtype=np.uint8,
                                     chunks=(1, packed), compression="gzip", compression_opts=CLUSTER_COMPRESSION)
         data.attrs.update(first_job=int(jobs[0]), width=point["width"], height=point["height"])
         for row, job in enumerate(jobs.tolist()):
@@ -88,7 +88,7 @@ def write_snapshot(path: str | os.PathLike, attrs: dict[str, Any], runs: np.ndar
                      {name: (unit, text) for name, _, unit, text in SUMMARY_COLUMNS})
         group = f.create_group("density")
         for i, ((distance, fraction), sums) in enumerate(zip(density, ring_sums)):
-            point = group.create_group(f"point_{i:05d}")
+            point = group.create_group(point_group_name(i))
             for name in points.dtype.names:
                 point.attrs[name] = points[i][name]
             point.create_dataset("distance", data=distance)
@@ -129,10 +129,22 @@ def read_table(group: h5py.Group, dtype: np.dtype) -> np.ndarray:
     return table
 
 
+def point_group_name(point: int) -> str:
+    """Return the name of a point's group in ``density/`` (and dataset in ``clusters/``):
+    ``point_NNNNN``, five digits or more."""
+    return f"point_{point:05d}"
+
+
+def point_groups(f: h5py.File) -> list[h5py.Group]:
+    """Return the point groups of ``density/`` in point order (by number: from point
+    100000 on, the names' lexicographic order is not the points')."""
+    return [f["density"][point_group_name(i)] for i in range(len(f["density"]))]
+
+
 def read_ring_sums(f: h5py.File) -> list[np.ndarray]:
     """Return each point's summed vector (rings, then any acceptance bins), point order."""
     return [np.concatenate([point[name][()] for name in SUM_DATASETS if name in point])
-            for _, point in sorted(f["density"].items())]
+            for point in point_groups(f)]
 
 
 def read_snapshot(path: str | os.PathLike, record_dtype: np.dtype) -> Snapshot:

@@ -79,6 +79,21 @@ def test_ring_table_counts_every_cell():
     assert np.unique(ring_of).tolist() == list(range(len(r2)))
 
 
+@pytest.mark.parametrize("shape", [(17, 10), (4, 3), (3, 3), (64, 65), (1001, 3), (3, 1000)])
+def test_ring_tables_by_counting_and_by_sorting_agree(shape):
+    squares = [np.unique((np.arange(side) - side // 2) ** 2, return_counts=True) for side in shape]
+    squares = (*squares[0], *squares[1])
+    for a, b in zip(measures._rings_by_counting(*squares), measures._rings_by_sorting(*squares)):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+
+
+def test_ring_table_of_a_thin_grid_is_as_small_as_the_grid():
+    # Counting per squared distance would take a 1e10-entry table (40 GB) here.
+    r2, cells, ring_of = measures.ring_table(200001, 3)
+    assert cells.sum() == 600003 and ring_of.shape == (100001, 2) and len(r2) < 200002
+
+
 @pytest.mark.parametrize("engine", ["fast", "original"])
 def test_pooled_fit_equals_original_estimate(engine):
     runs = [perc_mpi.invade(25, 25, 4, seed, engine=engine) for seed in range(6)]
@@ -91,11 +106,12 @@ def test_pooled_fit_equals_original_estimate(engine):
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.uint32, np.int64])
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.uint32, np.int64, np.uint64])
 def test_coordinates_of_any_integer_dtype(dtype):
-    # flat indices built from narrow or unsigned coordinates would wrap
+    # flat indices built from narrow or unsigned coordinates would wrap (or not cast)
     mask = np.random.default_rng(3).random((301, 203)) < 0.3
     xs, ys = np.nonzero(mask)
-    cells, typed = (301, 203, xs, ys), (301, 203, xs.astype(dtype), ys.astype(dtype))
-    np.testing.assert_array_equal(measures.ring_counts(*typed), measures.ring_counts(*cells))
-    np.testing.assert_array_equal(measures.box_counts(*typed)[1], measures.box_counts(*cells)[1])
+    cells = (301, 203, xs, ys)
+    for typed in ((301, 203, xs.astype(dtype), ys.astype(dtype)), (301, 203, xs.astype(np.int32), ys.astype(dtype))):
+        np.testing.assert_array_equal(measures.ring_counts(*typed), measures.ring_counts(*cells))
+        np.testing.assert_array_equal(measures.box_counts(*typed)[1], measures.box_counts(*cells)[1])

@@ -216,3 +216,15 @@ def test_docs_example_runs(sweep_file):
     code = re.search(r"```python\n(.*?)```", doc, flags=re.S).group(1)
     exec(code.replace("sweep.h5", str(sweep_file)), {})
     assert Path(sweep_file).exists()
+
+
+def test_point_groups_are_read_in_point_order(tmp_path, monkeypatch):
+    from perc_mpi import store
+
+    # Names without zero padding sort as 0, 1, 10, 11, 2, ...: what the five-digit names
+    # do from point 100000 on, where lexicographic order stops being the points' order.
+    monkeypatch.setattr(store, "point_group_name", lambda point: f"point_{point}")
+    with h5py.File(tmp_path / "points.h5", "w") as f:
+        for point in range(12):
+            f.create_group("density/" + store.point_group_name(point)).create_dataset("filled_sum", data=[point])
+        assert [int(sums[0]) for sums in store.read_ring_sums(f)] == list(range(12))

@@ -227,3 +227,42 @@ def test_failed_job_is_retried_on_resume(mpi_tmp_path, monkeypatch):
         with h5py.File(output) as f:
             assert f["failures/job"][()].tolist() == []
             assert f["summary/count"][()].tolist() == [3, 3, 3, 3] and f.attrs["complete"]
+
+
+@pytest.mark.mpi
+def test_merged_slices_keep_a_failed_job_failed(mpi_tmp_path, monkeypatch):
+    import h5py
+
+    from perc_mpi import merge
+
+    comm = MPI.COMM_WORLD
+    fail_job(monkeypatch, 5)  # in slice 1 of 2
+    _, single = sweep(comm, mpi_tmp_path, "whole")
+    parts = []
+    for index in range(2):
+        args = args_for(mpi_tmp_path / "whole.json", mpi_tmp_path / f"part{index}.h5")
+        args.slice = f"{index}/2"
+        driver.run_sweep(comm, args, SPEC, json.dumps(SPEC))
+        parts.append(mpi_tmp_path / f"part{index}.h5")
+    with then_barrier(comm) as root:
+        if not root:
+            return
+        merge.merge(mpi_tmp_path / "merged.h5", parts)
+        with h5py.File(single) as one, h5py.File(mpi_tmp_path / "merged.h5") as merged:
+            for group in ("runs", "summary"):
+                for column in ("status", "filled", "count", "failed"):
+                    if column in one[group]:
+                        assert merged[group][column][()].tolist() == one[group][column][()].tolist(), column
+            assert merged["failures/job"][()].tolist() == one["failures/job"][()].tolist() == [5]
+            assert merged.attrs["jobs_failed"] == one.attrs["jobs_failed"] == 1
+
+
+def test_a_job_failing_in_its_measures_records_no_results(monkeypatch):
+    def broken(*args):
+        raise MemoryError("synthetic failure")
+
+    monkeypatch.setattr(jobs.measures, "ring_counts", broken)
+    job = build_plan(parse_sweep(SPEC, json.dumps(SPEC), "spec")).jobs[0]
+    outcome = jobs.run_job(job, rank=0)
+    assert outcome.record["status"] == jobs.FAILED and "synthetic failure" in outcome.error
+    assert outcome.record["filled"] == -1 and np.isnan(outcome.record["dimension"])
