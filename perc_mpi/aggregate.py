@@ -37,7 +37,7 @@ SUMMARY_DTYPE = np.dtype([(name, dtype) for name, dtype, _, _ in SUMMARY_COLUMNS
 def sums_length(point: np.void) -> int:
     """Return the length of a point's summed vector: one count per distance ring, then,
     for the continuous model, the acceptance profile's seen and accepted bins."""
-    rings = len(measures.ring_table(int(point["width"]), int(point["height"]))[0])
+    rings = len(measures.rings(int(point["width"]), int(point["height"]))[0])
     return rings + (2 * config.ACCEPTANCE_BINS if point["depth"] == config.CONTINUOUS else 0)
 
 
@@ -100,7 +100,7 @@ def summarize(points: np.ndarray, runs: np.ndarray,
 def mean_profile(point: np.void, sums: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(distance, mean filled fraction)`` of a parameter point from its summed
     vector over ``count`` runs (NaN fractions when there are none)."""
-    r2, cells, _ = measures.ring_table(int(point["width"]), int(point["height"]))
+    r2, cells = measures.rings(int(point["width"]), int(point["height"]))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.sqrt(r2), sums[: len(r2)] / (count * cells)
 

@@ -7,17 +7,28 @@ single run whose grid is drawn on stdout (or into DRAWING / ``-o``).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from . import __version__, config, engine, measures, report
 from .parameters import ParameterError, available_memory, is_sweep, parse_run, read_json
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, with a usage error printed like any other bad input: one line
+    on stderr (rank 0 only under a launcher), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``message`` as one line and exit with the bad-input status."""
+        sys.exit(fail(f"{message} (see {self.prog} --help)"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``python -m perc_mpi``."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m perc_mpi",
         description="Invasion percolation: one run drawn as text, or an MPI sweep into HDF5 + CSV.",
         epilog="Also: 'python -m perc_mpi merge OUTPUT PART...', 'report FILE', 'validate FILE' (each with --help).",
@@ -34,8 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="sweep: also store every run's filled mask, bit-packed and compressed")
     parser.add_argument("--slice", metavar="INDEX/COUNT",
                         help="sweep: run only the jobs with job %% COUNT == INDEX (job arrays; see merge)")
-    parser.add_argument("--checkpoint", type=float, default=config.CHECKPOINT_SECONDS, metavar="SECONDS",
-                        help="sweep: finished runs reach the output file at least this often (default %(default)s)")
+    parser.add_argument("--checkpoint", type=float, metavar="SECONDS",
+                        help="sweep: finished runs reach the output file at least this often "
+                             f"(default {config.CHECKPOINT_SECONDS:g})")
     parser.add_argument("--version", action="version", version=f"perc_mpi {__version__}")
     return parser
 
@@ -60,10 +72,16 @@ def fail(message: str) -> int:
     return config.EXIT_BAD_INPUT
 
 
+# The options that only a sweep takes, and their attributes (None or False: not given).
+SWEEP_OPTIONS = {"--dry-run": "dry_run", "--ranks": "ranks", "--force": "force", "--resume": "resume",
+                 "--save-clusters": "save_clusters", "--slice": "slice", "--checkpoint": "checkpoint"}
+
+
 def run_single(args: argparse.Namespace, data: dict) -> int:
     """Run and draw one grid from its parsed JSON ``data``; return the exit status."""
-    if args.dry_run:
-        return fail("--dry-run applies to sweep files only")
+    for option, attribute in SWEEP_OPTIONS.items():
+        if getattr(args, attribute) not in (None, False):
+            return fail(f"{option} applies to sweep files only ({args.file} has no 'runs' key: a single run)")
     if args.drawing and args.output:
         return fail("give the drawing path once (DRAWING or -o), not both")
     try:
@@ -105,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return validate.main(argv[1:])
     args = build_parser().parse_args(argv)
-    if args.checkpoint <= 0:
+    if args.checkpoint is not None and not (math.isfinite(args.checkpoint) and args.checkpoint > 0):
         return fail(f"--checkpoint: expected a number of seconds > 0, got {args.checkpoint}")
     if args.ranks is not None and args.ranks < 1:
         return fail(f"--ranks: expected at least 1, got {args.ranks}")
@@ -116,6 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     if not is_sweep(data):
         # A single run needs no MPI: under a launcher, rank 0 alone runs it.
         return run_single(args, data) if launcher_rank() == 0 else config.EXIT_OK
+    if args.drawing:
+        return fail(f"{args.drawing}: a second file name is for a single run's drawing; "
+                    "a sweep's output file is given with -o PATH")
+    if args.ranks is not None and not args.dry_run:
+        return fail("--ranks applies with --dry-run only (a sweep runs on the ranks mpirun starts)")
+    if args.checkpoint is None:
+        args.checkpoint = config.CHECKPOINT_SECONDS
     from . import driver  # imports mpi4py: only sweeps need MPI
 
     return driver.main(args, data, text)

@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import signal
 import socket
 import sys
@@ -36,7 +37,8 @@ from .aggregate import RingSums, sorted_rows, summarize
 from .jobs import DONE, RECORD_DTYPE, pending_records, progress, run_job
 from .parameters import ParameterError, RunParams, SweepParams, available_memory, parse_slice, parse_sweep
 from .plan import RESERVE, Plan, Reserve, assign_ranks, balance, build_plan, in_slice, shares
-from .store import partial_path, read_snapshot, write_snapshot
+from .report import plural
+from .store import partial_path, read_snapshot, snapshot_target, write_snapshot
 
 TAG_RESULTS = 11
 TAG_REQUEST = 12  # a rank that runs dry asks rank 0 for more jobs
@@ -146,20 +148,23 @@ def _portable(outcome):
 
 
 def output_path(args: argparse.Namespace) -> Path:
-    """Return the sweep's HDF5 path (``-o`` or the sweep file with ``.h5``), checked
-    writable and not clobbering an existing file unless ``--force`` or ``--resume``."""
-    path = Path(args.output) if args.output else Path(args.file).with_suffix(".h5")
+    """Return the sweep's HDF5 path as given (``-o``, or the sweep file with ``.h5``)."""
+    return Path(args.output) if args.output else Path(args.file).with_suffix(".h5")
+
+
+def checked_output(args: argparse.Namespace) -> Path:
+    """Return the file the sweep's snapshots go to (see :func:`perc_mpi.store.snapshot_target`),
+    refusing to clobber an existing file unless ``--force`` or ``--resume``, or the sweep
+    file ever."""
+    path = output_path(args)
     if args.resume and args.force:
         raise ParameterError(str(path), None, "--resume and --force exclude each other")
     if path.exists() and not (args.force or args.resume):
         raise ParameterError(str(path), None, "output exists; use --resume to continue it, --force to "
                              "overwrite it or -o to choose another")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise ParameterError(str(path), None, "output directory does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ParameterError(str(path), None, "output directory is not writable")
-    return path
+    if path.exists() and os.path.samefile(path, args.file):
+        raise ParameterError(str(path), None, "output is the sweep file itself; give another with -o")
+    return snapshot_target(path)
 
 
 @dataclass
@@ -168,13 +173,14 @@ class Start:
     taken back from a resumed file), and the jobs left with their ranks."""
 
     sweep: SweepParams
-    path: Path | None
+    path: Path
     plan: Plan
     runs: np.ndarray
     ring_sums: list[np.ndarray] | None
     failures: dict[int, str]
     clusters: dict[int, bytes] | None  # saved masks by job (None: --save-clusters is off)
     sessions: int
+    earlier: dict  # the resumed file's root attributes ({} for a new file)
     scope: np.ndarray  # mask of the jobs this file is for (all, or a --slice)
     slice_text: str  # the --slice argument, "" for the whole sweep
     todo: np.ndarray
@@ -206,10 +212,17 @@ def prepare(args, data, text, n_ranks, ranks_per_node) -> Start:
     """Rank 0: validate, plan (taking back a resumed file's results) and schedule."""
     sweep = parse_sweep(data, text, args.file, available_memory(), ranks_per_node)
     part = parse_slice(args.slice)
-    path = None if args.dry_run else output_path(args)
+    path = output_path(args) if args.dry_run else checked_output(args)  # a dry run writes nothing
     snapshot = None
-    if path is not None and args.resume and path.exists():
+    if args.resume and path.exists():  # a dry run too: it plans the jobs left
         snapshot, sweep = take_back(path, data, sweep, args.slice or "")
+    if part is not None and snapshot is None and data.get("seed") is None:
+        raise ParameterError(args.file, "'seed'", "--slice needs a fixed seed (each slice would draw its "
+                             "own, and merge would refuse the parts); set \"seed\" in the sweep file")
+    if snapshot and args.save_clusters and not snapshot.attrs.get("save_clusters", False) \
+            and np.any(snapshot.runs["status"] == DONE):
+        raise ParameterError(str(path), None, "made without --save-clusters: its finished runs have no "
+                             "masks; resume without it, or start a new file (-o, or --force)")
     plan = build_plan(sweep)
     runs = snapshot.runs if snapshot else pending_records(plan.jobs)
     scope = in_slice(plan.jobs, part)
@@ -223,6 +236,7 @@ def prepare(args, data, text, n_ranks, ranks_per_node) -> Start:
         failures=snapshot.failures if snapshot else {},
         clusters=clusters,
         sessions=int(snapshot.attrs.get("sessions", 0)) + 1 if snapshot else 1,
+        earlier=snapshot.attrs if snapshot else {},
         scope=scope, slice_text=args.slice or "", todo=todo, ranks=assign_ranks(todo, n_ranks),
     )
 
@@ -263,8 +277,8 @@ def print_plan(start: Start, n_ranks: int) -> None:
     """Print the dry-run report: job counts per point, jobs scattered and expected work
     per rank, jobs held back, imbalance."""
     plan, todo = start.plan, start.todo
-    print(f"{len(plan.jobs)} jobs, {len(plan.points)} parameter points, {n_ranks} ranks, "
-          f"sweep seed {plan.sweep.seed}, {len(todo)} jobs to run")
+    print(f"{plural(len(plan.jobs), 'job')}, {plural(len(plan.points), 'parameter point')}, "
+          f"{plural(n_ranks, 'rank')}, sweep seed {plan.sweep.seed}, {plural(len(todo), 'job')} to run")
     print("width,height,depth,engine,jobs")
     for i, p in enumerate(plan.points):
         print(f"{p['width']},{p['height']},{p['depth']},{p['engine'].decode()},"
@@ -479,9 +493,13 @@ def provenance(comm: MPI.Comm, start: Start | None, started: str) -> dict:
 
 
 def resume_command(args: argparse.Namespace, path: Path, size: int) -> str:
-    """Return the command that continues this sweep."""
-    part = f" --slice {args.slice}" if args.slice else ""
-    return f"mpirun -n {size} python -m perc_mpi {args.file} --resume -o {path}{part}"
+    """Return the command that continues this sweep: with the ``mpirun`` beside this
+    Python if there is one (the ``mpich`` extra's, in the README's set-up), else the one
+    on the PATH."""
+    beside = Path(sys.executable).parent / "mpirun"
+    words = [str(beside) if beside.exists() else "mpirun", "-n", str(size), sys.executable, "-m", "perc_mpi",
+             args.file, "--resume", "-o", str(path)]
+    return shlex.join(words + (["--slice", args.slice] if args.slice else []))
 
 
 def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str) -> int:
@@ -492,7 +510,9 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str) -
     stop = StopRequest()
     stop.install()
     n_ranks = args.ranks if args.dry_run and args.ranks else comm.size
-    ranks_per_node = comm.Split_type(MPI.COMM_TYPE_SHARED).size  # they share the node's memory
+    node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+    ranks_per_node = node.size  # they share the node's memory
+    node.Free()
     try:  # only rank 0 keeps the plan (and a resumed file's records, sums and masks)
         start = decide(comm, lambda: prepare(args, data, text, n_ranks, ranks_per_node), shared=False)
     except ParameterError as exc:
@@ -526,9 +546,10 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str) -
         inbox = Inbox(comm, start, attrs, config.SNAPSHOT_FRACTION * args.checkpoint, reserve, stop)
         inbox.snapshot()  # the file exists, readable, from the first second on
         _, imbalance = balance(start.todo, start.ranks, comm.size)
-        print(f"perc_mpi: {len(start.todo)} of {len(start.plan.jobs)} jobs to run, {len(start.plan.points)} points, "
-              f"{comm.size} ranks ({len(reserve)} jobs held back for ranks that run dry; expected imbalance "
-              f"{imbalance:.3f}), output {start.path}", file=sys.stderr, flush=True)
+        print(f"perc_mpi: {len(start.todo)} of {plural(len(start.plan.jobs), 'job')} to run, "
+              f"{plural(len(start.plan.points), 'point')}, {plural(comm.size, 'rank')} ({len(reserve)} held back "
+              f"for ranks that run dry; expected imbalance {imbalance:.3f}), output {start.path}",
+              file=sys.stderr, flush=True)
     else:
         warm_up(kinds, shapes)
 
@@ -552,9 +573,11 @@ def finish(args, inbox: Inbox, loop_seconds: float, clock: dict, interrupted: in
     """Rank 0: write the final snapshot, print the CSV, timing, failures or how to
     resume; return the exit status."""
     start, runs = inbox.start, inbox.runs
-    ran_here = len(start.todo)
-    job_seconds = np.nansum(runs["seconds"][np.isin(runs["job"], start.todo["job"])])
-    inbox.attrs["overhead_seconds_per_job"] = max(loop_seconds - job_seconds, 0.0) / max(ran_here, 1)
+    if len(start.todo):
+        job_seconds = np.nansum(runs["seconds"][np.isin(runs["job"], start.todo["job"])])
+        inbox.attrs["overhead_seconds_per_job"] = max(loop_seconds - job_seconds, 0.0) / len(start.todo)
+    else:  # nothing ran: the figure of the session that ran the jobs stands
+        inbox.attrs["overhead_seconds_per_job"] = start.earlier.get("overhead_seconds_per_job", 0.0)
     summary = inbox.snapshot()
     report.write_summary_csv(sys.stdout, sorted_rows(summary))
     sys.stdout.flush()
@@ -562,8 +585,9 @@ def finish(args, inbox: Inbox, loop_seconds: float, clock: dict, interrupted: in
     setup, jobs, write = (clock["jobs"] - clock["start"], clock["reduced"] - clock["jobs"],
                           time.monotonic() - clock["reduced"])
     print(f"perc_mpi: {done}/{len(runs)} jobs done, {failed} failed, results in {start.path}\n"
-          f"perc_mpi: timing: setup {setup:.2f} s, jobs {jobs:.2f} s, write {write:.2f} s; "
-          f"driver overhead {1e6 * inbox.attrs['overhead_seconds_per_job']:.0f} us/job", file=sys.stderr)
+          f"perc_mpi: timing: setup {setup:.2f} s, jobs {jobs:.2f} s, write {write:.2f} s; " +
+          (f"driver overhead {1e6 * inbox.attrs['overhead_seconds_per_job']:.0f} us/job" if len(start.todo)
+           else "no jobs to run"), file=sys.stderr)
     if interrupted:
         print(f"perc_mpi: interrupted by {signal.Signals(interrupted).name}; {len(runs) - done} jobs left. "
               f"Resume with: {resume_command(args, start.path, inbox.comm.size)}", file=sys.stderr)

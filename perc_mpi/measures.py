@@ -22,6 +22,7 @@ from functools import lru_cache
 import numpy as np
 
 RING_TABLES_KEPT = 16  # shapes whose ring tables a process keeps (a 10001 x 10001 one: 100 MB)
+RINGS_KEPT = 1024  # shapes whose rings alone (see rings) a process keeps: as many points as a summary has
 
 
 # Squared distances span (width/2)^2 + (height/2)^2 values, twice the offsets on a square
@@ -53,6 +54,15 @@ def ring_table(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     for table in tables:
         table.flags.writeable = False
     return tables
+
+
+@lru_cache(maxsize=RINGS_KEPT)
+def rings(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(r2, cells)`` of :func:`ring_table`, kept for more shapes than the whole
+    tables: a summary needs them for every point, at every snapshot, and a sweep of
+    more shapes than RING_TABLES_KEPT would rebuild every table each time."""
+    r2, cells, _ = ring_table(width, height)
+    return r2, cells
 
 
 def _rings_by_counting(ux: np.ndarray, mx: np.ndarray, uy: np.ndarray,

@@ -10,6 +10,7 @@ run's (same ``runs/``, same summary).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -19,8 +20,8 @@ from .aggregate import RingSums, sorted_rows, summarize
 from .jobs import DONE, FAILED, RECORD_DTYPE, progress
 from .parameters import ParameterError, parse_sweep
 from .plan import build_plan
-from .report import write_summary_csv
-from .store import read_snapshot, write_snapshot
+from .report import plural, write_summary_csv
+from .store import read_snapshot, snapshot_target, write_snapshot
 
 
 def merge(output: Path, parts: list[Path], force: bool = False) -> tuple[np.ndarray, dict]:
@@ -33,6 +34,9 @@ def merge(output: Path, parts: list[Path], force: bool = False) -> tuple[np.ndar
         raise ParameterError(str(output), None, "output exists; use --force to overwrite it")
     if not parts:
         raise ParameterError("merge", None, "no part files given")
+    if any(output.exists() and part.exists() and os.path.samefile(output, part) for part in parts):
+        raise ParameterError(str(output), None, "output is one of the parts; give another")
+    target = snapshot_target(output)
     snapshots = []
     for part in parts:
         try:
@@ -77,19 +81,22 @@ def merge(output: Path, parts: list[Path], force: bool = False) -> tuple[np.ndar
         merged_from=",".join(str(p) for p in parts),
     )
     ring_sums = [rings.of(i) for i in range(len(plan.points))]
-    clusters = ({job: c for snap in snapshots for job, c in snap.clusters.items()}
-                if first.get("save_clusters") else None)
-    write_snapshot(output, attrs, runs, summary, density, ring_sums, plan.points, failures, clusters)
+    # Masks only if every part saved them: the attribute says every run's mask is there.
+    attrs["save_clusters"] = all(snap.attrs.get("save_clusters", False) for snap in snapshots)
+    if not attrs["save_clusters"] and any(snap.clusters for snap in snapshots):
+        print("perc_mpi: the masks are not merged: some parts were run without --save-clusters "
+              "(results.mask re-simulates any run exactly)", file=sys.stderr)
+    clusters = {job: c for snap in snapshots for job, c in snap.clusters.items()} if attrs["save_clusters"] else None
+    write_snapshot(target, attrs, runs, summary, density, ring_sums, plan.points, failures, clusters)
     return summary, attrs
 
 
 def main(argv: list[str]) -> int:
     """Run ``merge`` from the command line; return the exit status."""
-    import argparse
-
     from . import config
+    from .cli import ArgumentParser, fail
 
-    parser = argparse.ArgumentParser(prog="python -m perc_mpi merge",
+    parser = ArgumentParser(prog="python -m perc_mpi merge",
                                      description="Combine the files of a sliced sweep (--slice) into one.")
     parser.add_argument("output", help="merged HDF5 file to write")
     parser.add_argument("parts", nargs="+", help="part files written with --slice")
@@ -98,11 +105,10 @@ def main(argv: list[str]) -> int:
     try:
         summary, attrs = merge(Path(args.output), [Path(p) for p in args.parts], args.force)
     except ParameterError as exc:
-        print(f"perc_mpi: error: {exc}", file=sys.stderr)
-        return config.EXIT_BAD_INPUT
+        return fail(str(exc))
     write_summary_csv(sys.stdout, sorted_rows(summary))
     left = attrs["jobs_total"] - attrs["jobs_done"]
-    print(f"perc_mpi: merged {len(args.parts)} parts into {args.output}: {attrs['jobs_done']}/{attrs['jobs_total']} "
-          f"jobs done" + (f", {left} missing or failed (run their slices again with --resume)" if left else ""),
-          file=sys.stderr)
+    print(f"perc_mpi: merged {plural(len(args.parts), 'part')} into {args.output}: {attrs['jobs_done']}/"
+          f"{attrs['jobs_total']} jobs done" + (f", {left} missing or failed (run their slices again with --resume)"
+                                                if left else ""), file=sys.stderr)
     return config.EXIT_OK if not left else config.EXIT_JOBS_FAILED

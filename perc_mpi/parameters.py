@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import json
+import numbers
 import os
 import random
 import sys
@@ -115,11 +116,12 @@ def _check_keys(source: str, data: dict, allowed: tuple[str, ...], required: tup
 
 
 def _integer(source: str, field: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    # Integral: NumPy's integers too (sizes from np.arange), but not True and False.
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ParameterError(source, field, f"expected an integer, got {value!r}")
     if not low <= value <= high:
         raise ParameterError(source, field, f"expected an integer in {low}..{high}, got {value}")
-    return value
+    return int(value)
 
 
 def _engine(source: str, field: str, value: Any) -> str:
@@ -179,32 +181,77 @@ def _check_grid(source: str, width: int, height: int, engine: str, depth: int, b
         raise ParameterError(
             source,
             "'width'/'height'",
-            f"a {width}x{height} grid needs about {needed / 2**30:.1f} GiB with {model}; "
-            f"only {budget / sharing / 2**30:.1f} GiB of memory is available{per_rank}",
+            f"a {width}x{height} grid needs about {readable_size(needed)} with {model}; "
+            f"only {readable_size(budget / sharing)} of memory is available{per_rank}",
         )
 
 
 def available_memory() -> int | None:
     """Return the bytes of memory a run may use, or None if unknown.
 
-    The smallest of: ``MemAvailable`` (Linux), the cgroup v2 limit (batch jobs), and
-    the ``PERC_MPI_MEMORY_LIMIT`` environment variable (bytes) when set.
+    The smallest of: ``MemAvailable`` (Linux), the memory limits of this process's
+    cgroup and of the cgroups above it (a batch job's), and the ``PERC_MPI_MEMORY_LIMIT``
+    environment variable when set (see :func:`memory_size`).
     """
     limits = []
     override = os.environ.get("PERC_MPI_MEMORY_LIMIT")
     if override:
-        limits.append(int(override))
+        limits.append(memory_size("PERC_MPI_MEMORY_LIMIT", override))
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
                 limits.append(int(line.split()[1]) * 1024)
+        limits += cgroup_memory_limits(Path("/proc/self/cgroup").read_text())
     except OSError:
         pass
-    try:
-        limits.append(int(Path("/sys/fs/cgroup/memory.max").read_text()))
-    except (OSError, ValueError):  # absent, or "max"
-        pass
     return min(limits) if limits else None
+
+
+_SIZE_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def memory_size(source: str, text: str) -> int:
+    """Return the bytes of a size given as a number of bytes (``4000000000``, ``4e9``) or
+    with a binary unit (``4G``, ``4GiB``, ``512M``, ``1.5T``)."""
+    number = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = number[-1:] if number[-1:] in _SIZE_UNITS else ""
+    try:
+        size = float(number.removesuffix(unit)) * _SIZE_UNITS[unit]
+    except ValueError:
+        size = -1.0
+    if not 0 < size < float("inf"):
+        raise ParameterError(source, None, f"expected a memory size such as 4000000000, 4e9, 512M or 4G; got {text!r}")
+    return int(size)
+
+
+def cgroup_memory_limits(proc_self_cgroup: str, root: Path = Path("/sys/fs/cgroup")) -> list[int]:
+    """Return the memory limits (bytes) set on the cgroups listed in ``/proc/self/cgroup``
+    and on every cgroup above them -- a batch job's limit is often on a parent (SLURM:
+    ``job_N``, above ``step_M/task_K``) -- for cgroup v2 (``memory.max``) and v1
+    (``memory/.../memory.limit_in_bytes``); none where no limit is set."""
+    limits = []
+    for line in proc_self_cgroup.splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":  # v2: one unified hierarchy
+            base, name = root, "memory.max"
+        elif "memory" in controllers.split(","):
+            base, name = root / "memory", "memory.limit_in_bytes"
+        else:
+            continue
+        group = base / path.lstrip("/")
+        for directory in (group, *group.parents):
+            try:
+                limits.append(int((directory / name).read_text()))
+            except (OSError, ValueError):  # no such file, or "max"
+                pass
+            if directory == base:
+                break
+    return limits
+
+
+def readable_size(size: float) -> str:
+    """Return a byte count as text, in MiB below 1 GiB, else in GiB."""
+    return f"{size / 2**20:.0f} MiB" if size < 2**30 else f"{size / 2**30:.1f} GiB"
 
 
 def parse_slice(text: str | None) -> tuple[int, int] | None:
@@ -222,6 +269,10 @@ def parse_slice(text: str | None) -> tuple[int, int] | None:
 
 def parse_run(data: dict[str, Any], source: str, memory: int | None = None) -> RunParams:
     """Return the validated :class:`RunParams` of a single-run mapping; a null seed is drawn."""
+    for key in data:
+        if key not in SINGLE_KEYS and key in SWEEP_KEYS:  # a sweep whose 'runs' is missing or misspelt
+            raise ParameterError(source, repr(key), "a sweep key, but there is no 'runs' key: a sweep file needs "
+                                 "'runs' (runs per parameter point); without it the file is one run")
     _check_keys(source, data, SINGLE_KEYS, ("width", "height", "depth"))
     width = _integer(source, "'width'", data["width"], config.MIN_SIDE, config.MAX_CELLS)
     height = _integer(source, "'height'", data["height"], config.MIN_SIDE, config.MAX_CELLS)

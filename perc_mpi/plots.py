@@ -5,15 +5,16 @@ Needs matplotlib (``pip install 'perc_mpi[report]'``); without it the command sa
 
 from __future__ import annotations
 
-import argparse
-import sys
+import os
 from pathlib import Path
 
 import numpy as np
 
 from . import config, results
 from .aggregate import sorted_rows
+from .cli import ArgumentParser, fail
 from .jobs import DONE
+from .parameters import ParameterError
 from .report import write_summary_csv
 
 MAX_PANELS = 12  # per-point figures show the first points of the cube, in cube order
@@ -23,6 +24,18 @@ def _label(point: np.void) -> str:
     side = f"{point['width']}" if point["width"] == point["height"] else f"{point['width']}x{point['height']}"
     engine = "" if point["engine"] == b"fast" else f", {point['engine'].decode()}"
     return f"size {side}, depth {point['depth']}{engine}"
+
+
+def make_directory(directory: Path) -> Path:
+    """Return ``directory``, created if need be; raises ParameterError if it cannot be
+    (a file of that name, no permission), before anything is computed."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ParameterError(str(directory), None, f"cannot make the report directory: {exc.strerror}") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ParameterError(str(directory), None, "the report directory is not writable")
+    return directory
 
 
 def save_figure(plt, fig, path: Path) -> None:
@@ -172,7 +185,7 @@ def write_report(sweep: results.SweepResults, directory: Path) -> list[Path]:
 
 def main(argv: list[str]) -> int:
     """Run ``report`` from the command line; return the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m perc_mpi report",
+    parser = ArgumentParser(prog="python -m perc_mpi report",
                                      description="Write the CSV summary and PNG plots of a sweep file.")
     parser.add_argument("file", help="sweep HDF5 file")
     parser.add_argument("-o", "--output", help="directory for the report (default: FILE without .h5, + _report)")
@@ -180,15 +193,16 @@ def main(argv: list[str]) -> int:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        print("perc_mpi: error: the report needs matplotlib: pip install 'perc_mpi[report]'", file=sys.stderr)
-        return config.EXIT_BAD_INPUT
+        return fail("the report needs matplotlib: pip install 'perc_mpi[report]'")
     path = Path(args.file)
     try:
         sweep = results.open(path)
     except (OSError, KeyError) as exc:
-        print(f"perc_mpi: error: {path}: not a readable perc_mpi sweep file: {exc}", file=sys.stderr)
-        return config.EXIT_BAD_INPUT
-    directory = Path(args.output) if args.output else path.with_name(path.stem + "_report")
+        return fail(f"{path}: not a readable perc_mpi sweep file: {exc}")
+    try:
+        directory = make_directory(Path(args.output) if args.output else path.with_name(path.stem + "_report"))
+    except ParameterError as exc:
+        return fail(str(exc))
     for written in write_report(sweep, directory):
         print(written)
     return config.EXIT_OK

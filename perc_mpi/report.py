@@ -37,3 +37,9 @@ def write_summary_csv(stream: IO[str], summary: np.ndarray) -> None:
         return value.decode() if isinstance(value, bytes) else value
 
     write_csv(stream, names, ([cell(n, row[n]) for n in names] for row in summary))
+
+
+def plural(count: int, noun: str) -> str:
+    """Return ``count`` with ``noun``, in the plural unless the count is one ("1 rank",
+    "2 ranks")."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

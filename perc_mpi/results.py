@@ -51,7 +51,7 @@ class SweepResults:
     def mass_radius(self, point: int) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(radius, mean mass)``: filled cells within each distance of the centre,
         averaged over the point's runs."""
-        r2, _, _ = measures.ring_table(int(self.points[point]["width"]), int(self.points[point]["height"]))
+        r2, _ = measures.rings(int(self.points[point]["width"]), int(self.points[point]["height"]))
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.sqrt(r2), np.cumsum(self.ring_sums[point][: len(r2)]) / self.summary["count"][point]
 
@@ -66,15 +66,19 @@ class SweepResults:
         with np.errstate(invalid="ignore", divide="ignore"):
             return centres, accepted / seen
 
-    def mass_dimension(self, depth: int = 0, engine: bytes = b"fast", resamples: int = 200,
+    def mass_dimension(self, depth: int = config.CONTINUOUS, engine: str | bytes = "fast", resamples: int = 200,
                        seed: int = 0) -> tuple[float, float]:
         """Return ``(D, standard error)``: the slope of log(mean filled cells) against
-        log(size) over the square-grid points of one depth and engine (M ~ L^D at
-        breakthrough); the error from a bootstrap over each point's runs."""
+        log(size) over the square-grid points of one depth (default: the continuous
+        model, 0) and engine (M ~ L^D at breakthrough); the error from a bootstrap over
+        each point's runs."""
+        engine = engine.encode() if isinstance(engine, str) else engine
         chosen = np.flatnonzero((self.points["depth"] == depth) & (self.points["engine"] == engine)
                                 & (self.points["width"] == self.points["height"]))
         if len(chosen) < 2:
-            raise ValueError("the mass dimension needs at least two grid sizes")
+            raise ValueError(f"the mass dimension needs at least two square grid sizes at depth {depth} with "
+                             f"engine {engine.decode()}; this file has {len(chosen)} (depths in it: "
+                             f"{sorted(set(self.points['depth'].tolist()))})")
         sizes = np.log(self.points["width"][chosen].astype(float))
         filled = [self.runs["filled"][(self.runs["point"] == p) & (self.runs["status"] == DONE)] for p in chosen]
         slope = np.polyfit(sizes, np.log([f.mean() for f in filled]), 1)[0]
@@ -86,7 +90,8 @@ class SweepResults:
     def mask(self, job: int) -> np.ndarray:
         """Return the filled mask ``[x, y]`` of a job: the saved one (``--save-clusters``),
         else re-simulated from its recorded parameters and seed (exact: a run depends on
-        nothing else)."""
+        nothing else).  ``job`` indexes ``runs`` (negative from the end)."""
+        job = range(len(self.runs))[job]  # IndexError if out of range, as for runs[job]
         record = self.runs[job]
         with h5py.File(self.path, "r") as f:
             name = "clusters/" + point_group_name(int(record["point"]))

@@ -31,6 +31,7 @@ import numpy as np
 
 from .aggregate import SUMMARY_COLUMNS
 from .config import CLUSTER_COMPRESSION
+from .parameters import ParameterError
 
 
 @dataclass
@@ -50,6 +51,28 @@ SUM_DATASETS = ("filled_sum", "acceptance_seen", "acceptance_filled")  # a point
 def partial_path(path: Path) -> Path:
     """Return the temporary name a snapshot is written under before the rename."""
     return path.with_name(path.name + ".partial")
+
+
+def snapshot_target(path: Path) -> Path:
+    """Return the file that snapshots of ``path`` replace -- the file itself, or the one
+    a symbolic link names (the rename would replace the link, not its target) -- once
+    checked: a regular file or nothing yet, in a directory where a file can be created.
+
+    Raises ParameterError naming what is wrong, before any work is done.
+    """
+    target = Path(os.path.realpath(path))
+    if target.exists() and not target.is_file():
+        kind = "a directory" if target.is_dir() else "not a regular file"
+        raise ParameterError(str(path), None, f"output is {kind}; give the path of an HDF5 file")
+    if not target.parent.is_dir():
+        raise ParameterError(str(path), None, "output directory does not exist")
+    probe = partial_path(target)  # the file the first snapshot opens: create it now, as a test
+    try:
+        probe.open("ab").close()
+        probe.unlink()
+    except OSError as exc:
+        raise ParameterError(str(path), None, f"cannot create a file in {target.parent}: {exc.strerror}") from None
+    return target
 
 
 def _write_table(group: h5py.Group, table: np.ndarray, columns: dict[str, tuple[str, str]] | None = None) -> None:

@@ -13,14 +13,15 @@ next to the published ones and writes ``validation.md`` with two plots.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from . import config, results
-from .plots import save_figure
+from .cli import ArgumentParser, fail
+from .parameters import ParameterError
+from .plots import make_directory, save_figure
 
 FRACTAL_DIMENSION = 91 / 48  # invasion percolation without trapping, 2-d
 P_C = 0.592746  # site percolation threshold, square lattice
@@ -30,7 +31,10 @@ TOLERANCE_D, TOLERANCE_PC = 0.03, 0.01
 def step_position(values: np.ndarray, accepted: np.ndarray) -> float:
     """Return where an acceptance profile falls through 1/2 (linear interpolation
     between the bins around the first one below 1/2)."""
-    below = int(np.flatnonzero(accepted < 0.5)[0])
+    falls = np.flatnonzero(accepted < 0.5)
+    if len(falls) == 0 or falls[0] == 0:
+        raise ValueError("an acceptance profile does not fall through 1/2 (too few runs?)")
+    below = int(falls[0])
     v0, v1, a0, a1 = values[below - 1], values[below], accepted[below - 1], accepted[below]
     return float(v0 + (0.5 - a0) * (v1 - v0) / (a1 - a0))
 
@@ -41,6 +45,9 @@ def measure(sweep: results.SweepResults) -> dict:
     if len(continuous) < 2:
         raise ValueError("the file has fewer than two continuous-model grid sizes")
     order = continuous[np.argsort(sweep.points["width"][continuous])]
+    unfinished = order[sweep.summary["count"][order] == 0]
+    if len(unfinished):
+        raise ValueError(f"point {int(unfinished[0])} has no finished runs; finish the sweep (--resume) first")
     dimension, error = sweep.mass_dimension(config.CONTINUOUS)
     sizes = sweep.points["width"][order]
     steps = [step_position(*sweep.acceptance(int(p))) for p in order]
@@ -110,7 +117,10 @@ Local slopes d log M / d log L between successive sizes: {', '.join(f'{x:.3f}' f
 def main(argv: list[str]) -> int:
     """Run ``validate`` from the command line; return 0 when both figures are within
     tolerance, 3 when not, 2 on bad input."""
-    parser = argparse.ArgumentParser(prog="python -m perc_mpi validate", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m perc_mpi validate",
+                            description="Compare a continuous-model sweep with the published invasion-percolation "
+                                        "results (mass dimension 91/48, acceptance step at p_c).",
+                            epilog="Exit status: 0 both figures within tolerance, 3 not, 2 bad input.")
     parser.add_argument("file", help="sweep file of examples/validation.json (or any continuous sweep)")
     parser.add_argument("-o", "--output", help="report directory (default: FILE without .h5, + _validation)")
     args = parser.parse_args(argv)
@@ -119,8 +129,7 @@ def main(argv: list[str]) -> int:
         sweep = results.open(path)
         figures = measure(sweep)
     except (OSError, KeyError, ValueError) as exc:
-        print(f"perc_mpi: error: {path}: {exc}", file=sys.stderr)
-        return config.EXIT_BAD_INPUT
+        return fail(f"{path}: {exc}")
     d_off = figures["dimension"] - FRACTAL_DIMENSION
     pc_off = figures["steps"][-1] - P_C
     print(f"mass dimension D = {figures['dimension']:.4f} ± {figures['dimension_error']:.4f} "
@@ -128,8 +137,10 @@ def main(argv: list[str]) -> int:
     print(f"acceptance step at L = {figures['sizes'][-1]}: {figures['steps'][-1]:.4f} "
           f"(p_c = {P_C}, difference {pc_off:+.4f}, tolerance {TOLERANCE_PC})")
     try:
-        directory = Path(args.output) if args.output else path.with_name(path.stem + "_validation")
+        directory = make_directory(Path(args.output) if args.output else path.with_name(path.stem + "_validation"))
         print(write_report(sweep, figures, directory))
+    except ParameterError as exc:
+        return fail(str(exc))
     except ImportError:
         print("perc_mpi: the plots need matplotlib: pip install 'perc_mpi[report]'", file=sys.stderr)
     ok = abs(d_off) <= TOLERANCE_D and abs(pc_off) <= TOLERANCE_PC

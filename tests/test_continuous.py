@@ -58,3 +58,11 @@ def test_small_sweep_shows_the_published_laws(tmp_path):
     assert "mass dimension D" in proc.stdout and (tmp_path / "report" / "acceptance.png").exists()
     radius, mass = sweep.mass_radius(2)
     assert mass[-1] == pytest.approx(sweep.summary["filled_mean"][2]) and np.all(np.diff(mass) >= 0)
+
+
+def test_validate_refuses_an_unfinished_sweep(tmp_path):
+    path = tmp_path / "half.json"
+    path.write_text(json.dumps({"size": [17, 33], "depth": "continuous", "runs": 1, "seed": 3}))
+    assert run_cli(path, "--slice", "0/2").returncode == 0  # the 33 x 33 point has no run
+    proc = run_cli("validate", tmp_path / "half.h5")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "no finished runs" in proc.stderr

@@ -1,13 +1,21 @@
 """Bad sweep input: one line from rank 0, status 2, nothing written -- at any rank count."""
 
 import json
+import os
 
 import pytest
 from conftest import run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perc_mpi.parameters import ParameterError, parse_run, parse_sweep, run_memory
+from perc_mpi.parameters import (
+    ParameterError,
+    cgroup_memory_limits,
+    memory_size,
+    parse_run,
+    parse_sweep,
+    run_memory,
+)
 
 GOOD = {"size": [9, 11], "depth": [2, 5], "runs": 2, "seed": 7}
 
@@ -121,3 +129,92 @@ BAD_OPTIONS = [
 def test_bad_options(tmp_path, option, message):
     proc = run_cli(write(tmp_path, json.dumps(GOOD)), *option, mpi=2)
     assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+SINGLE = {"width": 9, "height": 9, "depth": 2, "seed": 1}
+
+
+def _fifo(tmp_path):
+    os.mkfifo(tmp_path / "fifo.h5")
+    return tmp_path / "fifo.h5"
+
+
+# (file contents, extra arguments given tmp_path, environment, message): each is refused
+# with one line on stderr, status 2, and nothing written.
+COMMAND_LINES = [
+    (GOOD, lambda d: [d / "drawing.txt"], {}, "a second file name is for a single run's drawing"),
+    (GOOD, lambda d: ["--checkpoint", "nan"], {}, "--checkpoint: expected a number of seconds > 0"),
+    (GOOD, lambda d: ["--ranks", "3"], {}, "--ranks applies with --dry-run only"),
+    (GOOD, lambda d: ["--slice"], {}, "argument --slice: expected one argument"),
+    (GOOD, lambda d: ["--no-such-option"], {}, "unrecognized arguments"),
+    (SINGLE, lambda d: ["--force"], {}, "--force applies to sweep files only"),
+    (SINGLE, lambda d: ["--checkpoint", "5"], {}, "--checkpoint applies to sweep files only"),
+    (SINGLE, lambda d: [], {"PERC_MPI_MEMORY_LIMIT": "4X"}, "PERC_MPI_MEMORY_LIMIT: expected a memory size"),
+    (GOOD, lambda d: [], {"PERC_MPI_MEMORY_LIMIT": "lots"}, "PERC_MPI_MEMORY_LIMIT: expected a memory size"),
+    (GOOD, lambda d: ["-o", d, "--force"], {}, "output is a directory"),
+    (GOOD, lambda d: ["-o", _fifo(d), "--force"], {}, "output is not a regular file"),
+    (GOOD, lambda d: ["-o", d / "sweep.json", "--force"], {}, "output is the sweep file itself"),
+    (GOOD, lambda d: ["-o", "/proc/perc_mpi.h5"], {}, "cannot create a file in /proc"),
+    ({**GOOD, "seed": None}, lambda d: ["--slice", "0/2"], {}, "--slice needs a fixed seed"),
+    ({"size": [9], "depth": 2, "run": 2}, lambda d: [], {}, "there is no 'runs' key"),
+]
+
+
+@pytest.mark.parametrize("spec, extra, env, message", COMMAND_LINES)
+def test_bad_command_line_one_line(tmp_path, spec, extra, env, message):
+    path = write(tmp_path, json.dumps(spec))
+    arguments = extra(tmp_path)
+    before = sorted(tmp_path.iterdir())
+    proc = run_cli(path, *arguments, env=env)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert sorted(tmp_path.iterdir()) == before and proc.stdout == ""
+
+
+def test_an_output_through_a_symlink_replaces_its_target(tmp_path):
+    path = write(tmp_path, json.dumps(GOOD))
+    (tmp_path / "link.h5").symlink_to(tmp_path / "target.h5")
+    proc = run_cli(path, "-o", tmp_path / "link.h5", "--force")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "link.h5").is_symlink() and (tmp_path / "target.h5").read_bytes()[:8] == b"\x89HDF\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("text, expected", [("4000000000", 4 * 10**9), ("4e9", 4 * 10**9), ("512M", 2**29),
+                                            ("4G", 2**32), ("4GiB", 2**32), ("1.5t", 3 * 2**39)])
+def test_memory_sizes(text, expected):
+    assert memory_size("PERC_MPI_MEMORY_LIMIT", text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "4X", "G", "-1", "0", "nan", "inf"])
+def test_bad_memory_sizes(text):
+    with pytest.raises(ParameterError, match="expected a memory size"):
+        memory_size("PERC_MPI_MEMORY_LIMIT", text)
+
+
+def test_cgroup_limits_of_the_job_above_the_task(tmp_path):
+    # SLURM under cgroup v2: the limit is on job_7; the step and task below it say "max".
+    job = tmp_path / "system.slice" / "slurmstepd.scope" / "job_7"
+    (job / "step_0" / "user" / "task_0").mkdir(parents=True)
+    (job / "memory.max").write_text("1000\n")
+    (job / "step_0" / "memory.max").write_text("max\n")
+    v2 = "0::/system.slice/slurmstepd.scope/job_7/step_0/user/task_0\n"
+    assert cgroup_memory_limits(v2, tmp_path) == [1000]
+    # cgroup v1: the memory controller's own hierarchy; other controllers are ignored.
+    v1_job = tmp_path / "memory" / "slurm" / "uid_0" / "job_5"
+    (v1_job / "step_0").mkdir(parents=True)
+    (v1_job / "memory.limit_in_bytes").write_text("2000\n")
+    (tmp_path / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    v1 = "12:pids:/slurm/uid_0/job_5\n5:cpuset,memory:/slurm/uid_0/job_5/step_0\n1:name=systemd:/\n"
+    assert sorted(cgroup_memory_limits(v1, tmp_path)) == [2000, 9223372036854771712]
+
+
+def test_numpy_integers_are_integers():
+    import numpy as np
+
+    import perc_mpi
+
+    got = perc_mpi.invade(np.int64(11), np.int32(9), np.uint16(5), np.int64(3))
+    assert np.array_equal(got.filled, perc_mpi.invade(11, 9, 5, 3).filled)
+    with pytest.raises(ParameterError, match="expected an integer"):
+        perc_mpi.invade(np.bool_(True), 9, 5, 3)

@@ -141,6 +141,17 @@ def test_resume_of_a_complete_file_runs_nothing(tmp_path):
     again = read_h5(tmp_path / "sweep.h5")
     assert again["attrs"]["sweep_seed"] == first["attrs"]["sweep_seed"]  # the drawn seed is kept
     np.testing.assert_array_equal(again["runs"]["seconds"], first["runs"]["seconds"])
+    assert again["attrs"]["overhead_seconds_per_job"] == first["attrs"]["overhead_seconds_per_job"]
+    planned = run_cli(path, "--dry-run", "--resume")  # plans what --resume would run: nothing
+    assert planned.returncode == 0 and "4 jobs, " in planned.stdout and ", 0 jobs to run" in planned.stdout
+
+
+def test_resume_refuses_to_add_masks_to_a_file_without_them(tmp_path):
+    path = write_sweep(tmp_path)
+    path.write_text(json.dumps({**SWEEP, "size": [31], "runs": 2}))
+    assert run_cli(path).returncode == 0
+    proc = run_cli(path, "--resume", "--save-clusters")
+    assert proc.returncode == 2 and "made without --save-clusters" in proc.stderr
 
 
 def test_ranks_prime_numba_without_writing_its_cache(tmp_path):

@@ -187,6 +187,21 @@ def test_saved_clusters_equal_the_resimulated_runs(clusters_file):
     for job in range(len(sweep.runs)):
         params = perc_mpi.jobs.params_of(sweep.runs[job])
         np.testing.assert_array_equal(sweep.mask(job), perc_mpi.engine.run(params).filled)
+    np.testing.assert_array_equal(sweep.mask(-1), sweep.mask(len(sweep.runs) - 1))
+    with pytest.raises(IndexError):
+        sweep.mask(len(sweep.runs))
+
+
+def test_merging_parts_with_and_without_masks_keeps_none(clusters_file, tmp_path):
+    spec = json.loads(clusters_file.with_suffix(".json").read_text())
+    path = tmp_path / "clusters.json"
+    path.write_text(json.dumps(spec))
+    assert run_cli(path, "--slice", "0/2", "--save-clusters", "-o", tmp_path / "p0.h5").returncode == 0
+    assert run_cli(path, "--slice", "1/2", "-o", tmp_path / "p1.h5").returncode == 0
+    proc = run_cli("merge", tmp_path / "merged.h5", tmp_path / "p0.h5", tmp_path / "p1.h5")
+    assert proc.returncode == 0 and "masks are not merged" in proc.stderr
+    with h5py.File(tmp_path / "merged.h5") as f:
+        assert not f.attrs["save_clusters"] and "clusters" not in f
 
 
 def test_report_writes_the_csv_and_readable_pngs(sweep_file, tmp_path):
@@ -208,6 +223,20 @@ def test_report_writes_the_csv_and_readable_pngs(sweep_file, tmp_path):
 def test_report_on_a_missing_file(tmp_path):
     proc = run_cli("report", tmp_path / "nope.h5")
     assert proc.returncode == 2 and "not a readable" in proc.stderr
+
+
+def test_report_into_a_file_is_refused(sweep_file, tmp_path):
+    pytest.importorskip("matplotlib")
+    (tmp_path / "taken").write_text("")
+    proc = run_cli("report", sweep_file, "-o", tmp_path / "taken")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "report directory" in proc.stderr
+
+
+def test_mass_dimension_names_what_it_lacks(sweep_file):
+    sweep = results.open(sweep_file)  # sizes 15 and 31 at depths 2 and 9
+    assert sweep.mass_dimension(9, engine="fast") == sweep.mass_dimension(9, engine=b"fast")
+    with pytest.raises(ValueError, match=r"at depth 0 with engine fast; this file has 0 \(depths in it: \[2, 9\]\)"):
+        sweep.mass_dimension()
 
 
 def test_docs_example_runs(sweep_file):
