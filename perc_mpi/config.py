@@ -20,6 +20,16 @@ RUN_BYTES = {"fast": (5.1, 20.6), "continuous": (5.1, 70.3), "original": (6.6, 1
 # A run's filled share is bounded by this many times the cost model's expected share
 # (below), at most 1: measured shares reach 1.47x the model's (10001^2, depth 2).
 MEMORY_FILL_MARGIN = 1.6
+# Every rank keeps the distance-ring tables (measures.ring_table) of up to this many grid
+# shapes, about this many bytes per cell each (an int32 ring index per offset from the
+# centre, two int64 per ring; measured 2.08-2.20 at 2001^2..10001^2); RUN_BYTES includes
+# one shape's.
+RING_TABLES_KEPT = 16
+RING_TABLE_BYTES_PER_CELL = 2.2
+# Rank 0 keeps per point an int64 sum per ring, and per snapshot its distance and fraction
+# (float64); per grid shape, the rings' squared distances and cell counts (int64).
+SUMS_BYTES_PER_RING_AND_POINT = 24
+SUMS_BYTES_PER_RING_AND_SHAPE = 16
 
 # Exit statuses, documented in the README.
 EXIT_OK = 0

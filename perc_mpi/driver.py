@@ -22,9 +22,11 @@ import socket
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import h5py
 import mpi4py
@@ -38,7 +40,7 @@ from .jobs import DONE, RECORD_DTYPE, pending_records, progress, run_job
 from .parameters import ParameterError, RunParams, SweepParams, available_memory, parse_slice, parse_sweep
 from .plan import RESERVE, Plan, Reserve, assign_ranks, balance, build_plan, in_slice, shares
 from .report import plural
-from .store import partial_path, read_snapshot, snapshot_target, write_snapshot
+from .store import Snapshot, partial_path, read_snapshot, snapshot_target, write_snapshot
 
 TAG_RESULTS = 11
 TAG_REQUEST = 12  # a rank that runs dry asks rank 0 for more jobs
@@ -83,7 +85,7 @@ class StopRequest:
         return self.signal is not None
 
 
-def sleep_until(ready) -> None:
+def sleep_until(ready: Callable[[], bool]) -> None:
     """Return once ``ready()`` is true, sleeping between calls (POLL_MIN_SECONDS doubling
     to POLL_MAX_SECONDS).
 
@@ -101,7 +103,7 @@ def wait_quietly(request: MPI.Request) -> None:
     sleep_until(request.Test)
 
 
-def receive_quietly(comm: MPI.Comm, source: int, tag: int):
+def receive_quietly(comm: MPI.Comm, source: int, tag: int) -> Any:
     """Return the next message from ``source`` with ``tag``, sleeping while none has
     arrived (see :func:`sleep_until`)."""
     sleep_until(lambda: comm.iprobe(source=source, tag=tag))
@@ -113,7 +115,7 @@ def quiet_barrier(comm: MPI.Comm) -> None:
     wait_quietly(comm.Ibarrier())
 
 
-def decide(comm: MPI.Comm, decision, shared: bool = True):
+def decide(comm: MPI.Comm, decision: Callable[[], Any], shared: bool = True) -> Any:
     """Run ``decision()`` on rank 0 and return its value on every rank or, with
     ``shared=False``, on rank 0 only (None elsewhere: a large value the others do not
     need is not broadcast).
@@ -187,7 +189,7 @@ class Start:
     ranks: np.ndarray  # the rank each job of todo is scattered to, or RESERVE
 
 
-def take_back(path: Path, data: dict, sweep: SweepParams, part: str):
+def take_back(path: Path, data: dict, sweep: SweepParams, part: str) -> tuple[Snapshot, SweepParams]:
     """Return ``(snapshot, sweep)`` of a file to resume, refusing a different sweep or
     slice; a sweep without a seed takes the seed the file recorded."""
     try:
@@ -208,7 +210,7 @@ def take_back(path: Path, data: dict, sweep: SweepParams, part: str):
     return snapshot, sweep
 
 
-def prepare(args, data, text, n_ranks, ranks_per_node) -> Start:
+def prepare(args: argparse.Namespace, data: dict, text: str, n_ranks: int, ranks_per_node: int) -> Start:
     """Rank 0: validate, plan (taking back a resumed file's results) and schedule."""
     sweep = parse_sweep(data, text, args.file, available_memory(), ranks_per_node)
     part = parse_slice(args.slice)
@@ -269,7 +271,7 @@ def warm_up(kinds: list[tuple[str, int]], shapes: list[tuple[int, int]]) -> None
     no job's ``seconds`` includes a process's one-time work."""
     for name, depth in kinds:
         engine.run(RunParams(5, 5, depth, 0, name))
-    for width, height in shapes[:measures.RING_TABLES_KEPT]:
+    for width, height in shapes[:config.RING_TABLES_KEPT]:
         measures.ring_table(width, height)
 
 
@@ -569,7 +571,7 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str) -
     return comm.bcast(status, root=0)
 
 
-def finish(args, inbox: Inbox, loop_seconds: float, clock: dict, interrupted: int) -> int:
+def finish(args: argparse.Namespace, inbox: Inbox, loop_seconds: float, clock: dict, interrupted: int) -> int:
     """Rank 0: write the final snapshot, print the CSV, timing, failures or how to
     resume; return the exit status."""
     start, runs = inbox.start, inbox.runs

@@ -144,7 +144,7 @@ def _put_back(name: str) -> None:
     _in_use.discard(name)
 
 
-def run_kernel(params: RunParams):
+def run_kernel(params: RunParams) -> tuple[int, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
     """Run the compiled kernel of ``params`` (continuous model, fast or original engine).
 
     Returns ``(n_filled, cells, values, frontier, state)``: the filled cells' linear

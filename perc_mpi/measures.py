@@ -21,7 +21,8 @@ from functools import lru_cache
 
 import numpy as np
 
-RING_TABLES_KEPT = 16  # shapes whose ring tables a process keeps (a 10001 x 10001 one: 100 MB)
+from . import config
+
 RINGS_KEPT = 1024  # shapes whose rings alone (see rings) a process keeps: as many points as a summary has
 
 
@@ -31,7 +32,7 @@ RINGS_KEPT = 1024  # shapes whose rings alone (see rings) a process keeps: as ma
 DENSE_SPAN_PER_OFFSET = 8
 
 
-@lru_cache(maxsize=RING_TABLES_KEPT)
+@lru_cache(maxsize=config.RING_TABLES_KEPT)
 def ring_table(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return ``(r2, cells, ring_of)`` for a grid shape: each distinct squared distance
     from the centre cell (width // 2, height // 2) present in the grid, ascending; how
@@ -60,7 +61,7 @@ def ring_table(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndar
 def rings(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(r2, cells)`` of :func:`ring_table`, kept for more shapes than the whole
     tables: a summary needs them for every point, at every snapshot, and a sweep of
-    more shapes than RING_TABLES_KEPT would rebuild every table each time."""
+    more shapes than config.RING_TABLES_KEPT would rebuild every table each time."""
     r2, cells, _ = ring_table(width, height)
     return r2, cells
 

@@ -167,21 +167,37 @@ def run_memory(width: int, height: int, depth: int, engine: str) -> float:
     return width * height * (per_cell + per_filled * filled)
 
 
+def ring_estimate(width: int, height: int) -> float:
+    """Return an estimate of the number of distance rings of a grid (distinct squared
+    distances from the centre): at most one per offset from the centre, and about as many
+    as the sums of two squares up to the largest squared distance N (Landau and Ramanujan:
+    0.764 N / sqrt(ln N)).  Above the count from about 100 x 100 on, where memory
+    matters: 9.1e6 against 6.8e6 at 10001 x 10001, 4.0e5 against 3.0e5 at 2001 x 2001."""
+    offsets = (width // 2 + 1) * (height // 2 + 1)
+    span = (width // 2) ** 2 + (height // 2) ** 2 + 2  # + 2: ln(span) > 0 on the smallest grids
+    return min(offsets, 0.764 * span / np.sqrt(np.log(span)))
+
+
 def _check_grid(source: str, width: int, height: int, engine: str, depth: int, budget: int | None,
-                sharing: int = 1) -> None:
+                sharing: int = 1, tables: float = 0.0, sums: float = 0.0) -> None:
+    """Refuse a grid that does not fit: one run of ``engine`` at ``depth`` on each of
+    ``sharing`` ranks, each also keeping ``tables`` bytes of ring tables of other grid
+    shapes, and rank 0 ``sums`` bytes of summed profiles, against ``budget`` bytes."""
     cells = width * height
     if cells > config.MAX_CELLS:
         raise ParameterError(
             source, "'width'/'height'", f"{width}x{height} has {cells} cells; at most {config.MAX_CELLS}"
         )
     needed = run_memory(width, height, depth, engine)
-    if budget is not None and needed * sharing > budget:
+    if budget is not None and (needed + tables) * sharing + sums > budget:
         per_rank = f" to each of {sharing} ranks on this node" if sharing > 1 else ""
         model = "the continuous model" if depth == config.CONTINUOUS else f"the {engine} engine at depth {depth}"
+        extra = f", {readable_size(tables)} more per rank for the other grid shapes' distance tables" if tables else ""
+        extra += f", {readable_size(sums)} more on rank 0 for the summed density profiles" if sums else ""
         raise ParameterError(
             source,
             "'width'/'height'",
-            f"a {width}x{height} grid needs about {readable_size(needed)} with {model}; "
+            f"a {width}x{height} grid needs about {readable_size(needed)} with {model}{extra}; "
             f"only {readable_size(budget / sharing)} of memory is available{per_rank}",
         )
 
@@ -326,8 +342,15 @@ def parse_sweep(data: dict[str, Any], text: str, source: str, memory: int | None
     points = (1 if square else len(height)) * len(width) * len(axes["depth"]) * len(axes["engine"])
     if points * runs > config.MAX_JOBS:
         raise ParameterError(source, "'runs'", f"the cube has {points * runs} jobs; at most {config.MAX_JOBS}")
-    # The largest grid with the kind of run that needs most memory per cell.
+    # The largest grid with the kind of run that needs most memory per cell, beside the
+    # ring tables every rank keeps and the per-point sums rank 0 keeps.
     engine, depth = max(itertools.product(axes["engine"], axes["depth"]),
                         key=lambda kind: run_memory(1, 1, kind[1], kind[0]))
-    _check_grid(source, max(width), max(height), engine, depth, memory, ranks_per_node)
+    shapes = [(w, w) for w in width] if square else list(itertools.product(width, height))
+    others = sorted((w * h for w, h in shapes), reverse=True)[1:config.RING_TABLES_KEPT]
+    per_shape = config.SUMS_BYTES_PER_RING_AND_POINT * len(axes["depth"]) * len(axes["engine"]) \
+        + config.SUMS_BYTES_PER_RING_AND_SHAPE
+    _check_grid(source, max(width), max(height), engine, depth, memory, ranks_per_node,
+                tables=config.RING_TABLE_BYTES_PER_CELL * sum(others),
+                sums=per_shape * sum(ring_estimate(w, h) for w, h in shapes))
     return SweepParams(axes, runs, _seed(source, data.get("seed")), square, text)

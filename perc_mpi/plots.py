@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +40,7 @@ def make_directory(directory: Path) -> Path:
     return directory
 
 
-def save_figure(plt, fig, path: Path) -> None:
+def save_figure(plt: ModuleType, fig: Any, path: Path) -> None:
     """Lay out, write as PNG and close a figure."""
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -54,7 +56,7 @@ def _grid(plt, n: int, size: float = 3.0):
     return fig, axes.flat
 
 
-def plot_dimension(plt, sweep: results.SweepResults, path: Path) -> None:
+def plot_dimension(plt: ModuleType, sweep: results.SweepResults, path: Path) -> None:
     """Box-counting dimension against grid size, one line per depth (and engine)."""
     fig, ax = plt.subplots(figsize=(6, 4.5))
     s = sweep.summary
@@ -72,7 +74,7 @@ def plot_dimension(plt, sweep: results.SweepResults, path: Path) -> None:
     save_figure(plt, fig, path)
 
 
-def plot_density(plt, sweep: results.SweepResults, path: Path) -> None:
+def plot_density(plt: ModuleType, sweep: results.SweepResults, path: Path) -> None:
     """Filled fraction against distance from the centre, per point, with the fit."""
     n = min(len(sweep.points), MAX_PANELS)
     fig, axes = _grid(plt, n)
@@ -89,7 +91,7 @@ def plot_density(plt, sweep: results.SweepResults, path: Path) -> None:
     save_figure(plt, fig, path)
 
 
-def plot_clusters(plt, sweep: results.SweepResults, path: Path) -> None:
+def plot_clusters(plt: ModuleType, sweep: results.SweepResults, path: Path) -> None:
     """One example cluster per point (the point's first done run, re-simulated)."""
     n = min(len(sweep.points), MAX_PANELS)
     fig, axes = _grid(plt, n)
@@ -105,7 +107,7 @@ def plot_clusters(plt, sweep: results.SweepResults, path: Path) -> None:
     save_figure(plt, fig, path)
 
 
-def plot_time(plt, sweep: results.SweepResults, path: Path) -> None:
+def plot_time(plt: ModuleType, sweep: results.SweepResults, path: Path) -> None:
     """Wall time per run against grid size, one series per depth (where compute goes)."""
     fig, ax = plt.subplots(figsize=(6, 4.5))
     runs = sweep.runs[sweep.runs["status"] == DONE]
@@ -127,7 +129,7 @@ def plot_time(plt, sweep: results.SweepResults, path: Path) -> None:
     save_figure(plt, fig, path)
 
 
-def plot_timeline(plt, sweep: results.SweepResults, path: Path) -> None:
+def plot_timeline(plt: ModuleType, sweep: results.SweepResults, path: Path) -> None:
     """Each rank's jobs as bars along the time since the first job began (a gap: the rank
     idle), coloured by depth, with the split of :meth:`SweepResults.rank_time`."""
     runs = sweep.runs[(sweep.runs["status"] == DONE) & np.isfinite(sweep.runs["started"])]

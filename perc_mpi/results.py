@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -131,7 +132,7 @@ class SweepResults:
         n_ranks = max(int(self.attrs["mpi_size"]), int(timed["rank"].max(initial=-1)) + 1)
         return rank_time(timed, n_ranks)
 
-    def to_pandas(self):
+    def to_pandas(self) -> tuple[Any, Any]:
         """Return ``(runs, summary)`` as pandas DataFrames (needs pandas)."""
         try:
             import pandas as pd

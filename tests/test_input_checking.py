@@ -107,7 +107,7 @@ def test_memory_check_knows_dense_runs_need_more():
     sparse = {"size": [10001], "depth": [100], "runs": 1, "seed": 1}
     memory = int(1.5 * run_memory(10001, 10001, 100, "fast"))
     parse_sweep(sparse, "{}", "s.json", memory=memory)
-    with pytest.raises(ParameterError, match="fast engine at depth 2;"):
+    with pytest.raises(ParameterError, match="fast engine at depth 2[;,]"):
         parse_sweep({**sparse, "depth": [100, 2]}, "{}", "s.json", memory=memory)
     with pytest.raises(ParameterError, match="to each of 2 ranks"):
         parse_sweep(sparse, "{}", "s.json", memory=memory, ranks_per_node=2)
@@ -115,6 +115,12 @@ def test_memory_check_knows_dense_runs_need_more():
     with pytest.raises(ParameterError, match="continuous model;"):
         parse_run(continuous, "r.json", memory=int(run_memory(10001, 10001, 0, "fast") / 1.5))
     assert run_memory(10001, 10001, 2, "fast") > 2.5 * run_memory(10001, 10001, 100, "fast")
+    # Each rank keeps the ring tables of other shapes too (~2 bytes per cell each), and
+    # rank 0 the summed profiles of every point (~24 bytes per ring per point).
+    with pytest.raises(ParameterError, match="more per rank for the other grid shapes' distance tables"):
+        parse_sweep({**sparse, "size": list(range(9001, 10002, 100))}, "{}", "s.json", memory=memory)
+    with pytest.raises(ParameterError, match="more on rank 0 for the summed density profiles"):
+        parse_sweep({**sparse, "depth": list(range(100, 131))}, "{}", "s.json", memory=memory)
 
 
 BAD_OPTIONS = [
