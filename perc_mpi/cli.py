@@ -99,8 +99,9 @@ def run_single(args: argparse.Namespace, data: dict) -> int:
     else:
         sys.stdout.write(drawing)
     dimension = measures.box_dimension(*result.measure_args)
+    depth = "continuous" if params.depth == config.CONTINUOUS else f"depth {params.depth}"
     print(
-        f"filled {result.n_filled} of {params.width}x{params.height} cells, depth {params.depth}, "
+        f"filled {result.n_filled} of {params.width}x{params.height} cells, {depth}, "
         f"engine {params.engine}, dimension {dimension:.4f}, seed {params.seed}",
         file=sys.stderr,
     )

@@ -38,7 +38,7 @@ from . import __version__, config, engine, measures, report
 from .aggregate import RingSums, sorted_rows, summarize
 from .jobs import DONE, RECORD_DTYPE, pending_records, progress, run_job
 from .parameters import ParameterError, RunParams, SweepParams, available_memory, parse_slice, parse_sweep
-from .plan import RESERVE, Plan, Reserve, assign_ranks, balance, build_plan, in_slice, shares
+from .plan import RESERVE, Plan, Reserve, assign_ranks, balance, build_plan, in_slice, job_cost, shares
 from .report import plural
 from .store import Snapshot, partial_path, read_snapshot, snapshot_target, write_snapshot
 
@@ -311,6 +311,8 @@ class Inbox:
             self.rings.sums[:] = np.concatenate(start.ring_sums) if start.ring_sums else 0
         self.snapshot_seconds = snapshot_seconds
         self.done_ranks = self.finished = 0
+        # Progress in estimated work, not jobs: the costliest jobs run first.
+        self.work_total, self.work_done = float(job_cost(start.todo).sum()), 0.0
         self.started = self.last_report = self.last_snapshot = time.monotonic()
 
     def take(self, records: np.ndarray, failures: dict[int, str], deltas: dict[int, np.ndarray],
@@ -325,14 +327,15 @@ class Inbox:
         for point, counts in deltas.items():
             self.rings.add(point, counts)
         self.finished += len(records)
+        self.work_done += float(job_cost(records).sum())
         now = time.monotonic()
         if now - self.last_report >= config.PROGRESS_SECONDS:
             self.last_report = now
-            total = len(self.start.todo)
-            rate = self.finished / (now - self.started)
-            eta = (total - self.finished) / rate if rate else float("inf")
-            print(f"perc_mpi: {self.finished}/{total} jobs ({100 * self.finished / max(total, 1):.1f}%), "
-                  f"{rate:.1f} jobs/s, ETA {eta:.0f} s, {len(self.failures)} failed", file=sys.stderr, flush=True)
+            elapsed, share = now - self.started, self.work_done / self.work_total if self.work_total else 1.0
+            eta = elapsed * (1 - share) / share if share else float("inf")
+            print(f"perc_mpi: {self.finished}/{len(self.start.todo)} jobs, {100 * share:.1f}% of the estimated "
+                  f"work, {self.finished / elapsed:.1f} jobs/s, ETA {eta:.0f} s, {len(self.failures)} failed",
+                  file=sys.stderr, flush=True)
         if now - self.last_snapshot >= self.snapshot_seconds:
             self.snapshot()
 
@@ -486,12 +489,19 @@ def provenance(comm: MPI.Comm, start: Start | None, started: str) -> dict:
         "hdf5_version": h5py.version.hdf5_version,
         "mpi4py_version": mpi4py.__version__,
         "mpi_library": MPI.Get_library_version().splitlines()[0].strip(),
-        "command": " ".join(sys.argv),
+        "command": command_line(),
         "start_time": started,
         "sessions": start.sessions,
         "slice": start.slice_text,
         "save_clusters": start.clusters is not None,
     }
+
+
+def command_line() -> str:
+    """Return this process's command line as typed (``python -m perc_mpi ...``, not the
+    path of ``__main__.py`` that ``sys.argv`` holds then)."""
+    program = "python -m perc_mpi" if sys.argv[0].endswith("__main__.py") else sys.argv[0]
+    return " ".join([program, *map(shlex.quote, sys.argv[1:])])
 
 
 def resume_command(args: argparse.Namespace, path: Path, size: int) -> str:

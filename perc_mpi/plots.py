@@ -6,6 +6,7 @@ Needs matplotlib (``pip install 'perc_mpi[report]'``); without it the command sa
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -22,10 +23,14 @@ from .report import write_summary_csv
 MAX_PANELS = 12  # per-point figures show the first points of the cube, in cube order
 
 
+def _depth(depth: int) -> str:
+    return "continuous" if depth == config.CONTINUOUS else f"depth {depth}"
+
+
 def _label(point: np.void) -> str:
     side = f"{point['width']}" if point["width"] == point["height"] else f"{point['width']}x{point['height']}"
     engine = "" if point["engine"] == b"fast" else f", {point['engine'].decode()}"
-    return f"size {side}, depth {point['depth']}{engine}"
+    return f"size {side}, {_depth(point['depth'])}{engine}"
 
 
 def make_directory(directory: Path) -> Path:
@@ -66,7 +71,7 @@ def plot_dimension(plt: ModuleType, sweep: results.SweepResults, path: Path) -> 
             rows = rows[np.argsort(rows["width"])]
             tag = "" if engine == b"fast" else f" ({engine.decode()})"
             ax.errorbar(rows["width"], rows["dimension"], yerr=rows["dimension_stderr"], marker="o", capsize=3,
-                        label=f"depth {depth}{tag}")
+                        label=f"{_depth(depth)}{tag}")
     ax.set_xlabel("grid size (cells per side)")
     ax.set_ylabel("box-counting dimension")
     ax.set_title("Cluster dimension (mean ± standard error)")
@@ -117,7 +122,7 @@ def plot_time(plt: ModuleType, sweep: results.SweepResults, path: Path) -> None:
         dots = ax.plot(side, 1e3 * chosen["seconds"], ".", alpha=0.3)[0]
         sides = np.unique(side)
         medians = [1e3 * np.median(chosen["seconds"][side == x]) for x in sides]
-        ax.plot(sides, medians, "-o", color=dots.get_color(), label=f"depth {depth} (median)")
+        ax.plot(sides, medians, "-o", color=dots.get_color(), label=f"{_depth(depth)} (median)")
     ax.set_yscale("log")
     plain = plt.matplotlib.ticker.FormatStrFormatter("%g")  # 0.2, not 2 x 10^-1
     ax.yaxis.set_major_formatter(plain)
@@ -147,7 +152,7 @@ def plot_timeline(plt: ModuleType, sweep: results.SweepResults, path: Path) -> N
         for rank in np.unique(runs["rank"][chosen]):
             mine = chosen & (runs["rank"] == rank)
             ax.broken_barh(list(zip(begun[mine], runs["seconds"][mine])), (rank - 0.4, 0.8), facecolors=colour,
-                           label=f"depth {depth}" if rank == runs["rank"][chosen].min() else None)
+                           label=_depth(depth) if rank == runs["rank"][chosen].min() else None)
     shares, span = sweep.rank_time()
     ax.set_xlabel("seconds since the first job began")
     ax.set_ylabel("rank")
@@ -188,7 +193,7 @@ def write_report(sweep: results.SweepResults, directory: Path) -> list[Path]:
 def main(argv: list[str]) -> int:
     """Run ``report`` from the command line; return the exit status."""
     parser = ArgumentParser(prog="python -m perc_mpi report",
-                                     description="Write the CSV summary and PNG plots of a sweep file.")
+                            description="Write the CSV summary and PNG plots of a sweep file.")
     parser.add_argument("file", help="sweep HDF5 file")
     parser.add_argument("-o", "--output", help="directory for the report (default: FILE without .h5, + _report)")
     args = parser.parse_args(argv)
@@ -205,6 +210,10 @@ def main(argv: list[str]) -> int:
         directory = make_directory(Path(args.output) if args.output else path.with_name(path.stem + "_report"))
     except ParameterError as exc:
         return fail(str(exc))
+    if not sweep.attrs.get("complete", True):
+        done = int(np.count_nonzero(sweep.runs["status"] == DONE))
+        print(f"perc_mpi: {path} is not complete ({done}/{len(sweep.runs)} jobs done): the report shows the "
+              "done runs only; --resume the sweep to finish it", file=sys.stderr)
     for written in write_report(sweep, directory):
         print(written)
     return config.EXIT_OK
