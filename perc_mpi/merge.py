@@ -97,7 +97,8 @@ def main(argv: list[str]) -> int:
     from .cli import ArgumentParser, fail
 
     parser = ArgumentParser(prog="python -m perc_mpi merge",
-                                     description="Combine the files of a sliced sweep (--slice) into one.")
+                            description="Combine the files of a sliced sweep (--slice) into one.",
+                            epilog="Exit status: 0 every job done, 3 some missing or failed, 2 bad input.")
     parser.add_argument("output", help="merged HDF5 file to write")
     parser.add_argument("parts", nargs="+", help="part files written with --slice")
     parser.add_argument("--force", action="store_true", help="overwrite an existing output")
