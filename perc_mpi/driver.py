@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import h5py
 import mpi4py
@@ -40,7 +40,7 @@ from .jobs import DONE, RECORD_DTYPE, pending_records, progress, run_job
 from .parameters import ParameterError, RunParams, SweepParams, available_memory, parse_slice, parse_sweep
 from .plan import RESERVE, Plan, Reserve, assign_ranks, balance, build_plan, in_slice, job_cost, shares
 from .report import plural
-from .store import Snapshot, partial_path, read_snapshot, snapshot_target, write_snapshot
+from .store import Snapshot, lock_output, partial_path, read_snapshot, snapshot_target, unlock_output, write_snapshot
 
 TAG_RESULTS = 11
 TAG_REQUEST = 12  # a rank that runs dry asks rank 0 for more jobs
@@ -58,7 +58,8 @@ def install_abort_hook(comm: MPI.Comm) -> None:
     def abort(*exc_info):
         previous(*exc_info)
         sys.stderr.flush()
-        comm.Abort(config.EXIT_ERROR)
+        # A second stop signal (StopRequest) is an interruption, not a bug.
+        comm.Abort(config.EXIT_INTERRUPTED if issubclass(exc_info[0], KeyboardInterrupt) else config.EXIT_ERROR)
 
     sys.excepthook = abort
 
@@ -183,6 +184,7 @@ class Start:
     clusters: dict[int, bytes] | None  # saved masks by job (None: --save-clusters is off)
     sessions: int
     earlier: dict  # the resumed file's root attributes ({} for a new file)
+    lock: IO | None  # held while this session writes the output (see store.lock_output)
     scope: np.ndarray  # mask of the jobs this file is for (all, or a --slice)
     slice_text: str  # the --slice argument, "" for the whole sweep
     todo: np.ndarray
@@ -191,23 +193,43 @@ class Start:
 
 def take_back(path: Path, data: dict, sweep: SweepParams, part: str) -> tuple[Snapshot, SweepParams]:
     """Return ``(snapshot, sweep)`` of a file to resume, refusing a different sweep or
-    slice; a sweep without a seed takes the seed the file recorded."""
+    slice; a sweep without a seed takes the seed the file recorded.
+
+    Sweeps are compared by what they run -- the axes, runs and seed -- not by their text:
+    a key reordered, a default written out or the recorded seed filled in is the same sweep.
+    """
     try:
         snapshot = read_snapshot(path, RECORD_DTYPE)
-        previous = json.loads(snapshot.attrs["sweep_json"])
-    except (OSError, KeyError, ValueError) as exc:
+        recorded = int(snapshot.attrs["sweep_seed"])
+        before = replace(parse_sweep(json.loads(snapshot.attrs["sweep_json"]), "", str(path)), seed=recorded)
+    except (OSError, KeyError, ValueError) as exc:  # ParameterError is a ValueError
         raise ParameterError(str(path), None, f"cannot resume from this file: {exc}") from None
     if snapshot.attrs.get("slice", "") != part:
         raise ParameterError(str(path), None, f"made for --slice {snapshot.attrs.get('slice') or '(none)'}, "
                              f"not {part or '(none)'}")
-    if previous != data:
-        keys = sorted(k for k in set(previous) | set(data) if previous.get(k) != data.get(k))
-        diff = "; ".join(f"{k}: file has {previous.get(k)!r}, sweep has {data.get(k)!r}" for k in keys)
+    if data.get("seed") is None:
+        sweep = replace(sweep, seed=recorded)
+    old, new = _sweep_fields(before), _sweep_fields(sweep)
+    if old != new:
+        keys = [k for k in dict.fromkeys([*old, *new]) if old.get(k) != new.get(k)]
+        diff = "; ".join(f"{k}: file has {_shown(old.get(k))}, sweep has {_shown(new.get(k))}" for k in keys)
         raise ParameterError(str(path), None, f"made by a different sweep ({diff}); use -o for a new "
                              "output or --force to start over")
-    if data.get("seed") is None:
-        sweep = replace(sweep, seed=int(snapshot.attrs["sweep_seed"]))
     return snapshot, sweep
+
+
+def _sweep_fields(sweep: SweepParams) -> dict:
+    """Return what a sweep runs, keyed as in its JSON (size, or width and height)."""
+    grids = {"size": sweep.axes["width"]} if sweep.square else {k: sweep.axes[k] for k in ("width", "height")}
+    return {**grids, "depth": sweep.axes["depth"], "engine": sweep.axes["engine"], "runs": sweep.runs,
+            "seed": sweep.seed}
+
+
+def _shown(value: Any) -> str:
+    """Return a value for a message, a long list cut short."""
+    if isinstance(value, tuple) and len(value) > 8:
+        return f"({', '.join(map(repr, value[:8]))}, ... {len(value)} values)"
+    return repr(value)
 
 
 def prepare(args: argparse.Namespace, data: dict, text: str, n_ranks: int, ranks_per_node: int) -> Start:
@@ -239,6 +261,7 @@ def prepare(args: argparse.Namespace, data: dict, text: str, n_ranks: int, ranks
         clusters=clusters,
         sessions=int(snapshot.attrs.get("sessions", 0)) + 1 if snapshot else 1,
         earlier=snapshot.attrs if snapshot else {},
+        lock=None if args.dry_run else lock_output(path),  # last: every check before it passed
         scope=scope, slice_text=args.slice or "", todo=todo, ranks=assign_ranks(todo, n_ranks),
     )
 
@@ -311,6 +334,7 @@ class Inbox:
             self.rings.sums[:] = np.concatenate(start.ring_sums) if start.ring_sums else 0
         self.snapshot_seconds = snapshot_seconds
         self.done_ranks = self.finished = 0
+        self.job_seconds = 0.0  # of the jobs finished in this session
         # Progress in estimated work, not jobs: the costliest jobs run first.
         self.work_total, self.work_done = float(job_cost(start.todo).sum()), 0.0
         self.started = self.last_report = self.last_snapshot = time.monotonic()
@@ -327,6 +351,7 @@ class Inbox:
         for point, counts in deltas.items():
             self.rings.add(point, counts)
         self.finished += len(records)
+        self.job_seconds += float(records["seconds"].sum())
         self.work_done += float(job_cost(records).sum())
         now = time.monotonic()
         if now - self.last_report >= config.PROGRESS_SECONDS:
@@ -442,6 +467,8 @@ def run_share(comm: MPI.Comm, feed: JobFeed, inbox: Inbox | None, flush_seconds:
             inbox.take(*payload)
         else:
             if request is not None:
+                if not (done or request.Test()):
+                    return  # rank 0, in a job of its own, has not taken the last batch: add to this one
                 wait_quietly(request)
             request = comm.isend((*payload, done), dest=0, tag=TAG_RESULTS)
         batch, failures, deltas, clusters, last_send = [], {}, {}, {}, time.monotonic()
@@ -494,6 +521,9 @@ def provenance(comm: MPI.Comm, start: Start | None, started: str) -> dict:
         "sessions": start.sessions,
         "slice": start.slice_text,
         "save_clusters": start.clusters is not None,
+        # Until this session ends (and sets it), the last session's figure: NaN for a new file.
+        "overhead_seconds_per_job": start.earlier.get("overhead_seconds_per_job", np.nan),
+        **{key: start.earlier[key] for key in ("merged_from",) if key in start.earlier},
     }
 
 
@@ -567,7 +597,9 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str) -
 
     clock["jobs"] = time.monotonic()
     feed = JobFeed(comm, my_jobs, reserve, stop)
-    loop_seconds = run_share(comm, feed, inbox, config.FLUSH_FRACTION * args.checkpoint, save_clusters)
+    # Often enough for the checkpoint and for current progress lines.
+    flush_seconds = min(config.FLUSH_FRACTION * args.checkpoint, config.PROGRESS_SECONDS / 2)
+    loop_seconds = run_share(comm, feed, inbox, flush_seconds, save_clusters)
     if inbox is not None:
         inbox.wait_all()
     quiet_barrier(comm)
@@ -585,12 +617,10 @@ def finish(args: argparse.Namespace, inbox: Inbox, loop_seconds: float, clock: d
     """Rank 0: write the final snapshot, print the CSV, timing, failures or how to
     resume; return the exit status."""
     start, runs = inbox.start, inbox.runs
-    if len(start.todo):
-        job_seconds = np.nansum(runs["seconds"][np.isin(runs["job"], start.todo["job"])])
-        inbox.attrs["overhead_seconds_per_job"] = max(loop_seconds - job_seconds, 0.0) / len(start.todo)
-    else:  # nothing ran: the figure of the session that ran the jobs stands
-        inbox.attrs["overhead_seconds_per_job"] = start.earlier.get("overhead_seconds_per_job", 0.0)
+    if inbox.finished:  # else (nothing ran) the figure of the session that ran the jobs stands
+        inbox.attrs["overhead_seconds_per_job"] = max(loop_seconds - inbox.job_seconds, 0.0) / inbox.finished
     summary = inbox.snapshot()
+    unlock_output(start.lock)
     report.write_summary_csv(sys.stdout, sorted_rows(summary))
     sys.stdout.flush()
     done, failed = inbox.attrs["jobs_done"], inbox.attrs["jobs_failed"]
@@ -598,8 +628,8 @@ def finish(args: argparse.Namespace, inbox: Inbox, loop_seconds: float, clock: d
                           time.monotonic() - clock["reduced"])
     print(f"perc_mpi: {done}/{len(runs)} jobs done, {failed} failed, results in {start.path}\n"
           f"perc_mpi: timing: setup {setup:.2f} s, jobs {jobs:.2f} s, write {write:.2f} s; " +
-          (f"driver overhead {1e6 * inbox.attrs['overhead_seconds_per_job']:.0f} us/job" if len(start.todo)
-           else "no jobs to run"), file=sys.stderr)
+          (f"driver overhead {1e6 * inbox.attrs['overhead_seconds_per_job']:.0f} us/job" if inbox.finished
+           else "no jobs run"), file=sys.stderr)
     if interrupted:
         print(f"perc_mpi: interrupted by {signal.Signals(interrupted).name}; {len(runs) - done} jobs left. "
               f"Resume with: {resume_command(args, start.path, inbox.comm.size)}", file=sys.stderr)

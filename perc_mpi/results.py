@@ -77,11 +77,15 @@ class SweepResults:
         chosen = np.flatnonzero((self.points["depth"] == depth) & (self.points["engine"] == engine)
                                 & (self.points["width"] == self.points["height"]))
         if len(chosen) < 2:
+            depths = sorted(set(self.points["depth"].tolist()))
+            listed = ", ".join(map(str, depths[:10])) + (", ..." if len(depths) > 10 else "")
             raise ValueError(f"the mass dimension needs at least two square grid sizes at depth {depth} with "
-                             f"engine {engine.decode()}; this file has {len(chosen)} (depths in it: "
-                             f"{sorted(set(self.points['depth'].tolist()))})")
+                             f"engine {engine.decode()}; this file has {len(chosen)} (depths in it: {listed})")
         sizes = np.log(self.points["width"][chosen].astype(float))
         filled = [self.runs["filled"][(self.runs["point"] == p) & (self.runs["status"] == DONE)] for p in chosen]
+        empty = [int(p) for p, f in zip(chosen, filled) if len(f) == 0]
+        if empty:
+            raise ValueError(f"point {empty[0]} has no finished runs; finish the sweep (--resume) first")
         slope = np.polyfit(sizes, np.log([f.mean() for f in filled]), 1)[0]
         rng = np.random.default_rng(seed)
         boot = [np.polyfit(sizes, np.log([rng.choice(f, len(f)).mean() for f in filled]), 1)[0]

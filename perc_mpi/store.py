@@ -21,10 +21,11 @@ then renamed over ``PATH`` (atomic on POSIX).  Whatever moment the writer is kil
 
 from __future__ import annotations
 
+import fcntl
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import h5py
 import numpy as np
@@ -137,6 +138,34 @@ def write_snapshot(path: str | os.PathLike, attrs: dict[str, Any], runs: np.ndar
     finally:
         os.close(directory)
     return path
+
+
+def lock_output(target: Path) -> IO | None:
+    """Return the open lock file that keeps a second session from writing ``target`` at
+    the same time: an exclusive ``flock`` on ``target.lock``, held as long as the file is
+    open (the OS releases it when the process ends, however it ends).
+
+    Raises ParameterError when another process holds it.  Returns None where the file
+    system takes no locks (NFS or Lustre mounted without them): the run goes on unlocked.
+    """
+    handle = open(target.with_name(target.name + ".lock"), "a")  # noqa: SIM115 -- held open on purpose
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise ParameterError(str(target), None, f"another perc_mpi session is writing this file (it holds "
+                             f"{handle.name}); wait for it to end, or give another output with -o") from None
+    except OSError:  # ENOLCK, ENOTSUP, ...: no locks on this file system
+        handle.close()
+        return None
+    return handle
+
+
+def unlock_output(handle: IO | None) -> None:
+    """Remove the lock file of :func:`lock_output` and release the lock (nothing for None)."""
+    if handle is not None:
+        Path(handle.name).unlink(missing_ok=True)
+        handle.close()
 
 
 def read_table(group: h5py.Group, dtype: np.dtype) -> np.ndarray:

@@ -66,3 +66,5 @@ def test_validate_refuses_an_unfinished_sweep(tmp_path):
     assert run_cli(path, "--slice", "0/2").returncode == 0  # the 33 x 33 point has no run
     proc = run_cli("validate", tmp_path / "half.h5")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "no finished runs" in proc.stderr
+    with pytest.raises(ValueError, match="point 1 has no finished runs"):
+        results.open(tmp_path / "half.h5").mass_dimension()

@@ -144,6 +144,11 @@ def test_resume_of_a_complete_file_runs_nothing(tmp_path):
     assert again["attrs"]["overhead_seconds_per_job"] == first["attrs"]["overhead_seconds_per_job"]
     planned = run_cli(path, "--dry-run", "--resume")  # plans what --resume would run: nothing
     assert planned.returncode == 0 and "4 jobs, " in planned.stdout and ", 0 jobs to run" in planned.stdout
+    # The same sweep in other words: the recorded seed and the default engine written out, keys reordered.
+    seed = int(first["attrs"]["sweep_seed"])
+    path.write_text(json.dumps({"seed": seed, "engine": "fast", **{**SWEEP, "size": [31], "runs": 2, "seed": seed}}))
+    planned = run_cli(path, "--dry-run", "--resume")
+    assert planned.returncode == 0 and ", 0 jobs to run" in planned.stdout, planned.stderr
 
 
 def test_resume_refuses_to_add_masks_to_a_file_without_them(tmp_path):
@@ -189,3 +194,16 @@ assert files() == warm, (warm, files())
 """
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
+
+
+def test_a_second_session_on_the_same_output_is_refused(tmp_path):
+    from perc_mpi.store import lock_output, unlock_output
+
+    path = write_sweep(tmp_path)
+    path.write_text(json.dumps({**SWEEP, "size": [31], "runs": 2}))
+    held = lock_output(Path(os.path.realpath(tmp_path / "sweep.h5")))  # as a running session holds it
+    proc = run_cli(path, "--resume")
+    assert proc.returncode == 2 and "another perc_mpi session is writing this file" in proc.stderr
+    unlock_output(held)
+    assert run_cli(path, "--resume").returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep.h5", "sweep.json"]  # no lock file left
