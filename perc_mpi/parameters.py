@@ -266,8 +266,10 @@ def cgroup_memory_limits(proc_self_cgroup: str, root: Path = Path("/sys/fs/cgrou
 
 
 def readable_size(size: float) -> str:
-    """Return a byte count as text, in MiB below 1 GiB, else in GiB."""
-    return f"{size / 2**20:.0f} MiB" if size < 2**30 else f"{size / 2**30:.1f} GiB"
+    """Return a byte count as text: in MiB below 1 GiB (one decimal below 10), else in GiB."""
+    if size >= 2**30:
+        return f"{size / 2**30:.1f} GiB"
+    return f"{size / 2**20:.1f} MiB" if size < 10 * 2**20 else f"{size / 2**20:.0f} MiB"
 
 
 def parse_slice(text: str | None) -> tuple[int, int] | None:
