@@ -97,7 +97,8 @@ def run_single(args: argparse.Namespace, data: dict) -> int:
         except OSError as exc:
             return fail(f"{target}: cannot write the drawing: {exc.strerror}")
     else:
-        sys.stdout.write(drawing)
+        with report.to_stdout():
+            sys.stdout.write(drawing)
     dimension = measures.box_dimension(*result.measure_args)
     depth = "continuous" if params.depth == config.CONTINUOUS else f"depth {params.depth}"
     print(

@@ -563,7 +563,8 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str) -
         return config.EXIT_BAD_INPUT
     if args.dry_run:
         if comm.rank == 0:
-            print_plan(start, n_ranks)
+            with report.to_stdout():
+                print_plan(start, n_ranks)
         return config.EXIT_OK
 
     attrs = provenance(comm, start, started)
@@ -621,8 +622,8 @@ def finish(args: argparse.Namespace, inbox: Inbox, loop_seconds: float, clock: d
         inbox.attrs["overhead_seconds_per_job"] = max(loop_seconds - inbox.job_seconds, 0.0) / inbox.finished
     summary = inbox.snapshot()
     unlock_output(start.lock)
-    report.write_summary_csv(sys.stdout, sorted_rows(summary))
-    sys.stdout.flush()
+    with report.to_stdout():
+        report.write_summary_csv(sys.stdout, sorted_rows(summary))
     done, failed = inbox.attrs["jobs_done"], inbox.attrs["jobs_failed"]
     setup, jobs, write = (clock["jobs"] - clock["start"], clock["reduced"] - clock["jobs"],
                           time.monotonic() - clock["reduced"])

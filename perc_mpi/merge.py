@@ -20,7 +20,7 @@ from .aggregate import RingSums, sorted_rows, summarize
 from .jobs import DONE, FAILED, RECORD_DTYPE, progress
 from .parameters import ParameterError, parse_sweep
 from .plan import build_plan
-from .report import plural, write_summary_csv
+from .report import plural, to_stdout, write_summary_csv
 from .store import read_snapshot, snapshot_target, write_snapshot
 
 
@@ -107,7 +107,8 @@ def main(argv: list[str]) -> int:
         summary, attrs = merge(Path(args.output), [Path(p) for p in args.parts], args.force)
     except ParameterError as exc:
         return fail(str(exc))
-    write_summary_csv(sys.stdout, sorted_rows(summary))
+    with to_stdout():
+        write_summary_csv(sys.stdout, sorted_rows(summary))
     left = attrs["jobs_total"] - attrs["jobs_done"]
     print(f"perc_mpi: merged {plural(len(args.parts), 'part')} into {args.output}: {attrs['jobs_done']}/"
           f"{attrs['jobs_total']} jobs done" + (f", {left} missing or failed (run their slices again with --resume)"

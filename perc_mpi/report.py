@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Sequence
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import IO
 
 import numpy as np
@@ -37,6 +40,18 @@ def write_summary_csv(stream: IO[str], summary: np.ndarray) -> None:
         return value.decode() if isinstance(value, bytes) else value
 
     write_csv(stream, names, ([cell(n, row[n]) for n in names] for row in summary))
+
+
+@contextmanager
+def to_stdout() -> Iterator[None]:
+    """Write to stdout inside this block; a reader that leaves early (``| head``) ends
+    the output quietly instead of with a BrokenPipeError traceback (and, under MPI, an
+    abort): what is left goes to /dev/null, and the program goes on to its end."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def plural(count: int, noun: str) -> str:

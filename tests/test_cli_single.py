@@ -67,3 +67,16 @@ def test_bad_input_one_line_status_2(tmp_path, name, text, message):
     assert len(proc.stderr.splitlines()) == 1, proc.stderr
     assert message in proc.stderr and str(path) in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_reader_leaving_early_ends_the_drawing_quietly(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps({"width": 401, "height": 401, "depth": 2, "seed": 5}))  # 160 kB: more than a pipe holds
+    proc = subprocess.Popen([sys.executable, "-m", "perc_mpi", str(path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # as `| head -1` does once it has its line
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0 and "Traceback" not in stderr and "filled " in stderr
