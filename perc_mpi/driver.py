@@ -627,7 +627,9 @@ def finish(args: argparse.Namespace, inbox: Inbox, loop_seconds: float, clock: d
     done, failed = inbox.attrs["jobs_done"], inbox.attrs["jobs_failed"]
     setup, jobs, write = (clock["jobs"] - clock["start"], clock["reduced"] - clock["jobs"],
                           time.monotonic() - clock["reduced"])
-    print(f"perc_mpi: {done}/{len(runs)} jobs done, {failed} failed, results in {start.path}\n"
+    in_slice = (f" ({np.count_nonzero(runs['status'][start.scope] == DONE)}/{np.count_nonzero(start.scope)} "
+                f"of slice {start.slice_text})" if start.slice_text else "")
+    print(f"perc_mpi: {done}/{len(runs)} jobs done{in_slice}, {failed} failed, results in {start.path}\n"
           f"perc_mpi: timing: setup {setup:.2f} s, jobs {jobs:.2f} s, write {write:.2f} s; " +
           (f"driver overhead {1e6 * inbox.attrs['overhead_seconds_per_job']:.0f} us/job" if inbox.finished
            else "no jobs run"), file=sys.stderr)

@@ -39,6 +39,10 @@ def merge(output: Path, parts: list[Path], force: bool = False) -> tuple[np.ndar
     target = snapshot_target(output)
     snapshots = []
     for part in parts:
+        if not part.is_file():
+            raise ParameterError(str(part), None, "no such file" if not part.exists() else "not a file")
+        if parts.count(part) > 1:
+            raise ParameterError(str(part), None, "part given twice")
         try:
             snapshots.append(read_snapshot(part, RECORD_DTYPE))
         except (OSError, KeyError) as exc:

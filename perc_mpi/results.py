@@ -162,7 +162,7 @@ def rank_time(runs: np.ndarray, n_ranks: int) -> tuple[dict[str, float], float]:
     rank that ran nothing counts as idle at start.
     """
     if not len(runs):
-        raise ValueError("no run with a start time: nothing to split")
+        raise ValueError("no done run with a start time: nothing to split")
     rank, started = runs["rank"], runs["started"]
     ended = started + runs["seconds"]
     first, last = started.min(), ended.max()

@@ -1,6 +1,7 @@
 """The sweep from the command line, under mpirun, as a user runs it."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -153,8 +154,13 @@ def test_slices_merge_to_the_single_run_and_refuse_overlap(tmp_path):
         for column, values in one[group].items():
             if column not in VARYING:
                 np.testing.assert_array_equal(merged[group][column], values, err_msg=column)
-    overlap = run_cli("merge", tmp_path / "again.h5", tmp_path / "part0.h5", tmp_path / "part0.h5")
+    twice = run_cli("merge", tmp_path / "again.h5", tmp_path / "part0.h5", tmp_path / "part0.h5")
+    assert twice.returncode == 2 and "part given twice" in twice.stderr
+    shutil.copy(tmp_path / "part0.h5", tmp_path / "copy0.h5")
+    overlap = run_cli("merge", tmp_path / "again.h5", tmp_path / "part0.h5", tmp_path / "copy0.h5")
     assert overlap.returncode == 2 and "overlap" in overlap.stderr
+    absent = run_cli("merge", tmp_path / "again.h5", tmp_path / "part0.h5", tmp_path / "part9.h5")
+    assert absent.returncode == 2 and "part9.h5: no such file" in absent.stderr
     missing = run_cli("merge", tmp_path / "half.h5", tmp_path / "part0.h5")
     assert missing.returncode == 3 and "missing" in missing.stderr
     assert read_h5(tmp_path / "half.h5")["attrs"]["complete"] == False  # noqa: E712
