@@ -82,7 +82,7 @@ def test_a_file_from_before_the_started_column_still_opens(sweep_file, tmp_path)
     older_sweep = results.open(older)
     runs = older_sweep.runs
     assert np.all(np.isnan(runs["started"]))
-    with pytest.raises(ValueError, match="no run with a start time"):
+    with pytest.raises(ValueError, match="no done run with a start time"):
         older_sweep.rank_time()
     if importlib.util.find_spec("matplotlib"):  # its report draws an empty timeline
         assert run_cli("report", older, "-o", tmp_path / "report").returncode == 0
