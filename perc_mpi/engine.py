@@ -108,19 +108,23 @@ def _block_shift(depth: int) -> int:
 # shrunk.  Why: a new array costs a page fault per 4 KiB page the run touches (measured
 # at 2001^2: ~15-20 ns per filled cell for the continuous model, whose records take
 # ~35 bytes per filled cell); the C stick allocates once, too.  Results are copied out.
+# One buffer of bytes per role (the grid, the fill values, ...), viewed as the dtype
+# each engine needs: a process that runs several engines or grid word types keeps the
+# largest of their needs, not their sum (at 10001^2: 400 MB, not 100 + 200 + 400).
 _buffers: dict[str, np.ndarray] = {}
 
 
 def _buffer(name: str, size: int, dtype, zeroed: bool = False) -> np.ndarray:
-    """Return ``size`` elements of this process's reused 1D array ``name``, zeroed if
-    asked or new, undefined otherwise."""
-    array = _buffers.get(name)
-    if array is None or len(array) < size:
+    """Return ``size`` elements of ``dtype`` in this process's reused buffer ``name``,
+    zeroed if asked or new, undefined otherwise."""
+    nbytes = size * np.dtype(dtype).itemsize
+    raw = _buffers.get(name)
+    if raw is None or len(raw) < nbytes:
         _buffers.pop(name, None)  # free the old one first: no peak with both
         # np.zeros maps zero pages lazily: only the pages a run touches cost memory.
-        array = _buffers[name] = np.zeros(size, dtype)
-        return array
-    array = array[:size]
+        raw = _buffers[name] = np.zeros(nbytes, np.uint8)
+        return raw[:nbytes].view(dtype)
+    array = raw[:nbytes].view(dtype)
     if zeroed:
         array.fill(0)
     return array
@@ -161,9 +165,8 @@ def run_kernel(params: RunParams) -> tuple[int, np.ndarray, np.ndarray, np.ndarr
     with np.errstate(over="ignore"):
         if params.engine == "original":  # integer depths only; its grid words hold the state
             words, position = original_stream(params.seed)
-            values = _buffer("fill_levels", n_cells, np.uint16)
-            dtype = grid_dtype(d)
-            grid = _buffer(f"grid_{np.dtype(dtype).name}", n_cells, dtype)
+            values = _buffer("values", n_cells, np.uint16)
+            grid = _buffer("grid", n_cells, grid_dtype(d))
             shift = _block_shift(d)
             n_blocks = (n_cells + (1 << shift) - 1) >> shift
             tree_shape = (d + 1, int(count_tree_layout(n_blocks)[-1]))
@@ -174,14 +177,14 @@ def run_kernel(params: RunParams) -> tuple[int, np.ndarray, np.ndarray, np.ndarr
             _put_back("tree")
             _put_back("bits")
             return n_filled, cells, values, None, grid
-        state = _buffer("state", n_cells, np.uint8, zeroed=True)
+        state = _buffer("grid", n_cells, np.uint8, zeroed=True)
         if d == config.CONTINUOUS:
-            values, drawn = _buffer("fill_floats", n_cells, np.float64), _buffer("drawn", n_cells, np.float64)
+            values, drawn = _buffer("values", n_cells, np.float64), _buffer("drawn", n_cells, np.float64)
             n_filled, n_drawn = invade_continuous(w, h, fast_stream(params.seed), state, cells, values, drawn,
                                                   _buffer("heap_keys", n_cells, np.float64),
                                                   _buffer("heap_cells", n_cells, np.int32))
             return n_filled, cells, values, drawn[1:n_drawn].copy(), state
-        values = _buffer("fill_levels", n_cells, np.uint16)
+        values = _buffer("values", n_cells, np.uint16)
         return invade_fast(w, h, d, fast_stream(params.seed), state, cells, values), cells, values, None, state
 
 

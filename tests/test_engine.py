@@ -227,3 +227,16 @@ def test_dense_runs_keep_the_mask_built_from_their_cells():
                 assert result.filled is result.dense_mask
             kept.append(dense)
     assert any(kept) and not all(kept)  # both kinds of run occur
+
+
+def test_engines_share_their_reused_buffers():
+    """One buffer per role, viewed as each engine's dtype: a process that runs every
+    kind of run keeps the largest need, and each run is as if it ran alone."""
+    kinds = [(2, "original"), (9000, "original"), ("continuous", "fast"), (2, "fast"), (100, "original")]
+    alone = [perc_mpi.invade(61, 47, depth, 5, engine=name) for depth, name in kinds]
+    for _ in range(2):  # interleaved, each after another kind has used the buffers
+        for (depth, name), first in zip(kinds, alone):
+            again = perc_mpi.invade(61, 47, depth, 5, engine=name)
+            np.testing.assert_array_equal(again.filled, first.filled)
+            np.testing.assert_array_equal(again.fill_values, first.fill_values)
+    assert set(engine._buffers) <= {"cells", "values", "grid", "tree", "bits", "drawn", "heap_keys", "heap_cells"}
