@@ -127,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.checkpoint is not None and not (math.isfinite(args.checkpoint) and args.checkpoint > 0):
         return fail(f"--checkpoint: expected a number of seconds > 0, got {args.checkpoint}")
+    if args.resume and args.force:
+        return fail("--resume and --force exclude each other")
     if args.ranks is not None and args.ranks < 1:
         return fail(f"--ranks: expected at least 1, got {args.ranks}")
     try:

@@ -37,7 +37,15 @@ from mpi4py import MPI
 from . import __version__, config, engine, measures, report
 from .aggregate import RingSums, sorted_rows, summarize
 from .jobs import DONE, RECORD_DTYPE, pending_records, progress, run_job
-from .parameters import ParameterError, RunParams, SweepParams, available_memory, parse_slice, parse_sweep
+from .parameters import (
+    ParameterError,
+    RunParams,
+    SweepParams,
+    available_memory,
+    parse_slice,
+    parse_sweep,
+    sweep_differences,
+)
 from .plan import RESERVE, Plan, Reserve, assign_ranks, balance, build_plan, in_slice, job_cost, shares
 from .report import plural
 from .store import Snapshot, lock_output, partial_path, read_snapshot, snapshot_target, unlock_output, write_snapshot
@@ -160,8 +168,6 @@ def checked_output(args: argparse.Namespace) -> Path:
     refusing to clobber an existing file unless ``--force`` or ``--resume``, or the sweep
     file ever."""
     path = output_path(args)
-    if args.resume and args.force:
-        raise ParameterError(str(path), None, "--resume and --force exclude each other")
     if path.exists() and not (args.force or args.resume):
         raise ParameterError(str(path), None, "output exists; use --resume to continue it, --force to "
                              "overwrite it or -o to choose another")
@@ -184,7 +190,7 @@ class Start:
     clusters: dict[int, bytes] | None  # saved masks by job (None: --save-clusters is off)
     sessions: int
     earlier: dict  # the resumed file's root attributes ({} for a new file)
-    lock: IO | None  # held while this session writes the output (see store.lock_output)
+    lock: IO | None  # held while this session writes the output (store.lock_output); None: dry run
     scope: np.ndarray  # mask of the jobs this file is for (all, or a --slice)
     slice_text: str  # the --slice argument, "" for the whole sweep
     todo: np.ndarray
@@ -192,12 +198,9 @@ class Start:
 
 
 def take_back(path: Path, data: dict, sweep: SweepParams, part: str) -> tuple[Snapshot, SweepParams]:
-    """Return ``(snapshot, sweep)`` of a file to resume, refusing a different sweep or
-    slice; a sweep without a seed takes the seed the file recorded.
-
-    Sweeps are compared by what they run -- the axes, runs and seed -- not by their text:
-    a key reordered, a default written out or the recorded seed filled in is the same sweep.
-    """
+    """Return ``(snapshot, sweep)`` of a file to resume, refusing a different sweep (by
+    what it runs, see :func:`perc_mpi.parameters.sweep_differences`) or slice; a sweep
+    without a seed takes the seed the file recorded."""
     try:
         snapshot = read_snapshot(path, RECORD_DTYPE)
         recorded = int(snapshot.attrs["sweep_seed"])
@@ -209,34 +212,32 @@ def take_back(path: Path, data: dict, sweep: SweepParams, part: str) -> tuple[Sn
                              f"not {part or '(none)'}")
     if data.get("seed") is None:
         sweep = replace(sweep, seed=recorded)
-    old, new = _sweep_fields(before), _sweep_fields(sweep)
-    if old != new:
-        keys = [k for k in dict.fromkeys([*old, *new]) if old.get(k) != new.get(k)]
-        diff = "; ".join(f"{k}: file has {_shown(old.get(k))}, sweep has {_shown(new.get(k))}" for k in keys)
+    differences = sweep_differences(before, sweep)
+    if differences:
+        diff = "; ".join(f"{what}: file has {old}, sweep has {new}" for what, old, new in differences)
         raise ParameterError(str(path), None, f"made by a different sweep ({diff}); use -o for a new "
                              "output or --force to start over")
     return snapshot, sweep
 
 
-def _sweep_fields(sweep: SweepParams) -> dict:
-    """Return what a sweep runs, keyed as in its JSON (size, or width and height)."""
-    grids = {"size": sweep.axes["width"]} if sweep.square else {k: sweep.axes[k] for k in ("width", "height")}
-    return {**grids, "depth": sweep.axes["depth"], "engine": sweep.axes["engine"], "runs": sweep.runs,
-            "seed": sweep.seed}
-
-
-def _shown(value: Any) -> str:
-    """Return a value for a message, a long list cut short."""
-    if isinstance(value, tuple) and len(value) > 8:
-        return f"({', '.join(map(repr, value[:8]))}, ... {len(value)} values)"
-    return repr(value)
-
-
 def prepare(args: argparse.Namespace, data: dict, text: str, n_ranks: int, ranks_per_node: int) -> Start:
     """Rank 0: validate, plan (taking back a resumed file's results) and schedule."""
     sweep = parse_sweep(data, text, args.file, available_memory(), ranks_per_node)
+    if args.dry_run:  # writes nothing, locks nothing
+        return _start(args, data, sweep, output_path(args), None, n_ranks)
+    path = checked_output(args)
+    lock = lock_output(path)  # before reading the file: a session still writing it refuses this one
+    try:
+        return _start(args, data, sweep, path, lock, n_ranks)
+    except BaseException:
+        unlock_output(lock)
+        raise
+
+
+def _start(args: argparse.Namespace, data: dict, sweep: SweepParams, path: Path, lock: IO | None,
+           n_ranks: int) -> Start:
+    """Return the :class:`Start` of a sweep whose output is checked (and locked)."""
     part = parse_slice(args.slice)
-    path = output_path(args) if args.dry_run else checked_output(args)  # a dry run writes nothing
     snapshot = None
     if args.resume and path.exists():  # a dry run too: it plans the jobs left
         snapshot, sweep = take_back(path, data, sweep, args.slice or "")
@@ -261,8 +262,7 @@ def prepare(args: argparse.Namespace, data: dict, text: str, n_ranks: int, ranks
         clusters=clusters,
         sessions=int(snapshot.attrs.get("sessions", 0)) + 1 if snapshot else 1,
         earlier=snapshot.attrs if snapshot else {},
-        lock=None if args.dry_run else lock_output(path),  # last: every check before it passed
-        scope=scope, slice_text=args.slice or "", todo=todo, ranks=assign_ranks(todo, n_ranks),
+        lock=lock, scope=scope, slice_text=args.slice or "", todo=todo, ranks=assign_ranks(todo, n_ranks),
     )
 
 
@@ -504,7 +504,7 @@ def provenance(comm: MPI.Comm, start: Start | None, started: str) -> dict:
     if comm.rank != 0:
         return {}
     return {
-        "sweep_json": start.sweep.text,
+        "sweep_json": start.earlier.get("sweep_json", start.sweep.text),  # a resume keeps the first text
         "sweep_seed": start.sweep.seed,
         "perc_mpi_version": __version__,
         "mpi_size": comm.size,
@@ -627,9 +627,9 @@ def finish(args: argparse.Namespace, inbox: Inbox, loop_seconds: float, clock: d
     done, failed = inbox.attrs["jobs_done"], inbox.attrs["jobs_failed"]
     setup, jobs, write = (clock["jobs"] - clock["start"], clock["reduced"] - clock["jobs"],
                           time.monotonic() - clock["reduced"])
-    in_slice = (f" ({np.count_nonzero(runs['status'][start.scope] == DONE)}/{np.count_nonzero(start.scope)} "
+    of_slice = (f" ({np.count_nonzero(runs['status'][start.scope] == DONE)}/{np.count_nonzero(start.scope)} "
                 f"of slice {start.slice_text})" if start.slice_text else "")
-    print(f"perc_mpi: {done}/{len(runs)} jobs done{in_slice}, {failed} failed, results in {start.path}\n"
+    print(f"perc_mpi: {done}/{len(runs)} jobs done{of_slice}, {failed} failed, results in {start.path}\n"
           f"perc_mpi: timing: setup {setup:.2f} s, jobs {jobs:.2f} s, write {write:.2f} s; " +
           (f"driver overhead {1e6 * inbox.attrs['overhead_seconds_per_job']:.0f} us/job" if inbox.finished
            else "no jobs run"), file=sys.stderr)
@@ -649,4 +649,11 @@ def main(args: argparse.Namespace, data: dict, text: str) -> int:
     """Run a sweep under MPI (``COMM_WORLD``); return the exit status."""
     comm = MPI.COMM_WORLD
     install_abort_hook(comm)
-    return run_sweep(comm, args, data, text)
+    try:
+        return run_sweep(comm, args, data, text)
+    except KeyboardInterrupt as exc:  # a second stop signal; on several ranks the abort hook says so
+        if comm.size > 1:
+            raise
+        print(f"perc_mpi: {exc}: stopped at once; the file is the last snapshot: --resume continues it",
+              file=sys.stderr)
+        return config.EXIT_INTERRUPTED

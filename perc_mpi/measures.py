@@ -17,14 +17,11 @@ once the cluster fills more than about 1/8 of the grid (measured at 2001 x 2001,
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 
 from . import config
-
-RINGS_KEPT = 1024  # shapes whose rings alone (see rings) a process keeps: as many points as a summary has
-
 
 # Squared distances span (width/2)^2 + (height/2)^2 values, twice the offsets on a square
 # grid but far more on a thin one (200001 x 3: 1e10 for 2e5 offsets); beyond this many per
@@ -57,11 +54,12 @@ def ring_table(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     return tables
 
 
-@lru_cache(maxsize=RINGS_KEPT)
+@cache
 def rings(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``(r2, cells)`` of :func:`ring_table`, kept for more shapes than the whole
-    tables: a summary needs them for every point, at every snapshot, and a sweep of
-    more shapes than config.RING_TABLES_KEPT would rebuild every table each time."""
+    """Return ``(r2, cells)`` of :func:`ring_table`, kept for every shape (the memory
+    check counts them: config.SUMS_BYTES_PER_RING_AND_SHAPE): a summary needs them for
+    every point at every snapshot, and a sweep of more shapes than
+    config.RING_TABLES_KEPT would otherwise rebuild every table each time."""
     r2, cells, _ = ring_table(width, height)
     return r2, cells
 

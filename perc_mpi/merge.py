@@ -18,10 +18,10 @@ import numpy as np
 
 from .aggregate import RingSums, sorted_rows, summarize
 from .jobs import DONE, FAILED, RECORD_DTYPE, progress
-from .parameters import ParameterError, parse_sweep
+from .parameters import ParameterError, SweepParams, parse_sweep, sweep_differences
 from .plan import build_plan
 from .report import plural, to_stdout, write_summary_csv
-from .store import read_snapshot, snapshot_target, write_snapshot
+from .store import lock_output, read_snapshot, snapshot_target, unlock_output, write_snapshot
 
 
 def merge(output: Path, parts: list[Path], force: bool = False) -> tuple[np.ndarray, dict]:
@@ -48,13 +48,13 @@ def merge(output: Path, parts: list[Path], force: bool = False) -> tuple[np.ndar
         except (OSError, KeyError) as exc:
             raise ParameterError(str(part), None, f"not a perc_mpi sweep file: {exc}") from None
     first = snapshots[0].attrs
-    for part, snap in zip(parts, snapshots):
-        for key in ("sweep_json", "sweep_seed"):
-            if snap.attrs[key] != first[key]:
-                raise ParameterError(str(part), key, f"differs from {parts[0]}: not parts of one sweep")
-    data = json.loads(first["sweep_json"])
-    sweep = parse_sweep({**data, "seed": int(first["sweep_seed"])}, first["sweep_json"], str(parts[0]))
-    plan = build_plan(sweep)
+    sweeps = [_sweep_of(part, snap.attrs) for part, snap in zip(parts, snapshots)]
+    for part, sweep in zip(parts[1:], sweeps[1:]):
+        differences = sweep_differences(sweeps[0], sweep)
+        if differences:
+            diff = "; ".join(f"{what}: {parts[0]} has {a}, this part {b}" for what, a, b in differences)
+            raise ParameterError(str(part), None, f"not a part of the same sweep ({diff})")
+    plan = build_plan(sweeps[0])
 
     runs = snapshots[0].runs.copy()
     for snap in snapshots:  # a job that failed in its slice stays failed, unless done in another part
@@ -91,8 +91,18 @@ def merge(output: Path, parts: list[Path], force: bool = False) -> tuple[np.ndar
         print("perc_mpi: the masks are not merged: some parts were run without --save-clusters "
               "(results.mask re-simulates any run exactly)", file=sys.stderr)
     clusters = {job: c for snap in snapshots for job, c in snap.clusters.items()} if attrs["save_clusters"] else None
-    write_snapshot(target, attrs, runs, summary, density, ring_sums, plan.points, failures, clusters)
+    lock = lock_output(target)
+    try:
+        write_snapshot(target, attrs, runs, summary, density, ring_sums, plan.points, failures, clusters)
+    finally:
+        unlock_output(lock)
     return summary, attrs
+
+
+def _sweep_of(part: Path, attrs: dict) -> SweepParams:
+    """Return the sweep a part file ran, with the seed it recorded."""
+    text = attrs["sweep_json"]
+    return parse_sweep({**json.loads(text), "seed": int(attrs["sweep_seed"])}, text, str(part))
 
 
 def main(argv: list[str]) -> int:

@@ -13,6 +13,7 @@ import json
 import numbers
 import os
 import random
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,30 @@ class SweepParams:
     seed: int
     square: bool  # given as ``size`` (the original's square grids)
     text: str  # the sweep JSON exactly as read, for the output's provenance
+
+
+def grid_shapes(sweep: SweepParams) -> tuple[tuple[int, int], ...]:
+    """Return the sweep's grid shapes ``(width, height)`` in cube order."""
+    width, height = sweep.axes["width"], sweep.axes["height"]
+    return tuple((w, w) for w in width) if sweep.square else tuple(itertools.product(width, height))
+
+
+def sweep_differences(first: SweepParams, second: SweepParams) -> list[tuple[str, str, str]]:
+    """Return ``(what, first's, second's)`` for each thing two sweeps run differently --
+    grid shapes, depths, engines, runs per point, seed -- shown short; none for the same
+    sweep written differently (keys reordered, a default written out, ``size`` as
+    ``width`` and ``height``)."""
+    def runs_of(sweep: SweepParams) -> dict[str, Any]:
+        return {"grids (width, height)": grid_shapes(sweep), "depth": sweep.axes["depth"],
+                "engine": sweep.axes["engine"], "runs": sweep.runs, "seed": sweep.seed}
+
+    def shown(value: Any) -> str:
+        if isinstance(value, tuple) and len(value) > 8:
+            return f"({', '.join(map(repr, value[:8]))}, ... {len(value)} in all)"
+        return repr(value)
+
+    a, b = runs_of(first), runs_of(second)
+    return [(key, shown(a[key]), shown(b[key])) for key in a if a[key] != b[key]]
 
 
 def draw_seed() -> int:
@@ -226,16 +251,15 @@ def available_memory() -> int | None:
 _SIZE_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 
+_SIZE = re.compile(r"\s*([0-9]*\.?[0-9]+(?:E[+-]?[0-9]+)?)\s*(?:([KMGT])I?)?B?\s*")
+
+
 def memory_size(source: str, text: str) -> int:
     """Return the bytes of a size given as a number of bytes (``4000000000``, ``4e9``) or
     with a binary unit (``4G``, ``4GiB``, ``512M``, ``1.5T``)."""
-    number = text.strip().upper().removesuffix("B").removesuffix("I")
-    unit = number[-1:] if number[-1:] in _SIZE_UNITS else ""
-    try:
-        size = float(number.removesuffix(unit)) * _SIZE_UNITS[unit]
-    except ValueError:
-        size = -1.0
-    if not 0 < size < float("inf"):
+    match = _SIZE.fullmatch(text.upper())
+    size = float(match[1]) * _SIZE_UNITS[match[2] or ""] if match else 0.0
+    if not 1 <= size < float("inf"):
         raise ParameterError(source, None, f"expected a memory size such as 4000000000, 4e9, 512M or 4G; got {text!r}")
     return int(size)
 
@@ -348,11 +372,12 @@ def parse_sweep(data: dict[str, Any], text: str, source: str, memory: int | None
     # ring tables every rank keeps and the per-point sums rank 0 keeps.
     engine, depth = max(itertools.product(axes["engine"], axes["depth"]),
                         key=lambda kind: run_memory(1, 1, kind[1], kind[0]))
-    shapes = [(w, w) for w in width] if square else list(itertools.product(width, height))
+    sweep = SweepParams(axes, runs, _seed(source, data.get("seed")), square, text)
+    shapes = grid_shapes(sweep)
     others = sorted((w * h for w, h in shapes), reverse=True)[1:config.RING_TABLES_KEPT]
     per_shape = config.SUMS_BYTES_PER_RING_AND_POINT * len(axes["depth"]) * len(axes["engine"]) \
         + config.SUMS_BYTES_PER_RING_AND_SHAPE
     _check_grid(source, max(width), max(height), engine, depth, memory, ranks_per_node,
                 tables=config.RING_TABLE_BYTES_PER_CELL * sum(others),
                 sums=per_shape * sum(ring_estimate(w, h) for w, h in shapes))
-    return SweepParams(axes, runs, _seed(source, data.get("seed")), square, text)
+    return sweep

@@ -57,7 +57,8 @@ def partial_path(path: Path) -> Path:
 def snapshot_target(path: Path) -> Path:
     """Return the file that snapshots of ``path`` replace -- the file itself, or the one
     a symbolic link names (the rename would replace the link, not its target) -- once
-    checked: a regular file or nothing yet, in a directory where a file can be created.
+    checked: a regular file or nothing yet, in an existing directory (whether files can
+    be created there, :func:`lock_output` finds out).
 
     Raises ParameterError naming what is wrong, before any work is done.
     """
@@ -67,12 +68,6 @@ def snapshot_target(path: Path) -> Path:
         raise ParameterError(str(path), None, f"output is {kind}; give the path of an HDF5 file")
     if not target.parent.is_dir():
         raise ParameterError(str(path), None, "output directory does not exist")
-    probe = partial_path(target)  # the file the first snapshot opens: create it now, as a test
-    try:
-        probe.open("ab").close()
-        probe.unlink()
-    except OSError as exc:
-        raise ParameterError(str(path), None, f"cannot create a file in {target.parent}: {exc.strerror}") from None
     return target
 
 
@@ -140,32 +135,46 @@ def write_snapshot(path: str | os.PathLike, attrs: dict[str, Any], runs: np.ndar
     return path
 
 
-def lock_output(target: Path) -> IO | None:
+def lock_output(target: Path) -> IO:
     """Return the open lock file that keeps a second session from writing ``target`` at
-    the same time: an exclusive ``flock`` on ``target.lock``, held as long as the file is
-    open (the OS releases it when the process ends, however it ends).
+    the same time: an exclusive ``flock`` on ``target.lock``, held while the file is open
+    (the OS releases it when the process ends, however it ends).  Creating it also
+    proves that files can be created beside ``target``.
 
-    Raises ParameterError when another process holds it.  Returns None where the file
-    system takes no locks (NFS or Lustre mounted without them): the run goes on unlocked.
+    Raises ParameterError when another process holds it or it cannot be created.  Where
+    the file system takes no locks (NFS or Lustre mounted without them) it is returned
+    unlocked: the run goes on unguarded.
     """
-    handle = open(target.with_name(target.name + ".lock"), "a")  # noqa: SIM115 -- held open on purpose
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    path = target.with_name(target.name + ".lock")
+    while True:
+        try:
+            handle = open(path, "a")  # noqa: SIM115 -- held open on purpose
+        except OSError as exc:
+            raise ParameterError(str(target), None, f"cannot create a file in {path.parent}: {exc.strerror}") from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise ParameterError(str(target), None, f"another perc_mpi session is writing this file (it holds "
+                                 f"{path}); wait for it to end, or give another output with -o") from None
+        except OSError:  # ENOLCK, ENOTSUP, ...: no locks on this file system
+            return handle
+        # A session that ends removes its lock file: if it did so between the open and the
+        # flock above, this locks a file no one else will see; lock the one there now.
+        opened = os.fstat(handle.fileno())
+        try:
+            current = os.stat(path)
+            if (current.st_dev, current.st_ino) == (opened.st_dev, opened.st_ino):
+                return handle
+        except FileNotFoundError:
+            pass
         handle.close()
-        raise ParameterError(str(target), None, f"another perc_mpi session is writing this file (it holds "
-                             f"{handle.name}); wait for it to end, or give another output with -o") from None
-    except OSError:  # ENOLCK, ENOTSUP, ...: no locks on this file system
-        handle.close()
-        return None
-    return handle
 
 
-def unlock_output(handle: IO | None) -> None:
-    """Remove the lock file of :func:`lock_output` and release the lock (nothing for None)."""
-    if handle is not None:
-        Path(handle.name).unlink(missing_ok=True)
-        handle.close()
+def unlock_output(handle: IO) -> None:
+    """Remove the lock file of :func:`lock_output`, then release the lock."""
+    Path(handle.name).unlink(missing_ok=True)
+    handle.close()
 
 
 def read_table(group: h5py.Group, dtype: np.dtype) -> np.ndarray:

@@ -15,6 +15,7 @@ from perc_mpi.parameters import (
     parse_run,
     parse_sweep,
     run_memory,
+    sweep_differences,
 )
 
 GOOD = {"size": [9, 11], "depth": [2, 5], "runs": 2, "seed": 7}
@@ -151,6 +152,7 @@ COMMAND_LINES = [
     (GOOD, lambda d: [d / "drawing.txt"], {}, "a second file name is for a single run's drawing"),
     (GOOD, lambda d: ["--checkpoint", "nan"], {}, "--checkpoint: expected a number of seconds > 0"),
     (GOOD, lambda d: ["--ranks", "3"], {}, "--ranks applies with --dry-run only"),
+    (GOOD, lambda d: ["--dry-run", "--resume", "--force"], {}, "--resume and --force exclude each other"),
     (GOOD, lambda d: ["--slice"], {}, "argument --slice: expected one argument"),
     (GOOD, lambda d: ["--no-such-option"], {}, "unrecognized arguments"),
     (SINGLE, lambda d: ["--force"], {}, "--force applies to sweep files only"),
@@ -187,12 +189,13 @@ def test_an_output_through_a_symlink_replaces_its_target(tmp_path):
 
 
 @pytest.mark.parametrize("text, expected", [("4000000000", 4 * 10**9), ("4e9", 4 * 10**9), ("512M", 2**29),
-                                            ("4G", 2**32), ("4GiB", 2**32), ("1.5t", 3 * 2**39)])
+                                            ("4G", 2**32), ("4GiB", 2**32), ("4 GB", 2**32), ("1.5t", 3 * 2**39),
+                                            ("4KiB", 4096)])
 def test_memory_sizes(text, expected):
     assert memory_size("PERC_MPI_MEMORY_LIMIT", text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "4X", "G", "-1", "0", "nan", "inf"])
+@pytest.mark.parametrize("text", ["", "4X", "G", "-1", "0", "0.5", "4i", "4iB", "nan", "inf"])
 def test_bad_memory_sizes(text):
     with pytest.raises(ParameterError, match="expected a memory size"):
         memory_size("PERC_MPI_MEMORY_LIMIT", text)
@@ -224,3 +227,13 @@ def test_numpy_integers_are_integers():
     assert np.array_equal(got.filled, perc_mpi.invade(11, 9, 5, 3).filled)
     with pytest.raises(ParameterError, match="expected an integer"):
         perc_mpi.invade(np.bool_(True), 9, 5, 3)
+
+
+def test_sweeps_differ_by_what_they_run_not_by_their_text():
+    def sweep(**spec):
+        return parse_sweep({"depth": 2, "runs": 2, "seed": 1, **spec}, "{}", "s.json")
+
+    assert sweep_differences(sweep(size=[15]), sweep(width=15, height=15, engine="fast")) == []
+    assert sweep_differences(sweep(size=[15]), sweep(size=[15], runs=3)) == [("runs", "2", "3")]
+    (what, first, second), = sweep_differences(sweep(size=[15, 17]), sweep(width=[15, 17], height=[15, 17]))
+    assert what == "grids (width, height)" and first == "((15, 15), (17, 17))"

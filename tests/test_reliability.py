@@ -202,8 +202,30 @@ def test_a_second_session_on_the_same_output_is_refused(tmp_path):
     path = write_sweep(tmp_path)
     path.write_text(json.dumps({**SWEEP, "size": [31], "runs": 2}))
     held = lock_output(Path(os.path.realpath(tmp_path / "sweep.h5")))  # as a running session holds it
+    (tmp_path / "sweep.h5.partial").write_bytes(b"its snapshot, half written")
     proc = run_cli(path, "--resume")
     assert proc.returncode == 2 and "another perc_mpi session is writing this file" in proc.stderr
+    assert (tmp_path / "sweep.h5.partial").read_bytes() == b"its snapshot, half written"  # untouched
     unlock_output(held)
     assert run_cli(path, "--resume").returncode == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep.h5", "sweep.json"]  # no lock file left
+
+
+def test_the_lock_is_taken_on_the_lock_file_that_is_there(tmp_path, monkeypatch):
+    from perc_mpi import store
+
+    target = tmp_path / "sweep.h5"
+    real_flock, calls = store.fcntl.flock, []
+
+    def flock(handle, operation):
+        calls.append(handle.name)
+        if len(calls) == 1:  # the session that held it ends (removing the file) just before this flock
+            os.unlink(handle.name)
+        return real_flock(handle, operation)
+
+    monkeypatch.setattr(store.fcntl, "flock", flock)
+    handle = store.lock_output(target)
+    assert len(calls) == 2  # the first flock locked a removed file: taken again on the new one
+    assert os.fstat(handle.fileno()).st_ino == os.stat(tmp_path / "sweep.h5.lock").st_ino
+    store.unlock_output(handle)
+    assert not (tmp_path / "sweep.h5.lock").exists()

@@ -161,6 +161,21 @@ def test_slices_merge_to_the_single_run_and_refuse_overlap(tmp_path):
     assert overlap.returncode == 2 and "overlap" in overlap.stderr
     absent = run_cli("merge", tmp_path / "again.h5", tmp_path / "part0.h5", tmp_path / "part9.h5")
     assert absent.returncode == 2 and "part9.h5: no such file" in absent.stderr
+    other = write_sweep(tmp_path, size=[9, 15], depth=[3], runs=6, seed=77)
+    assert run_cli(other, "--slice", "1/2", "-o", tmp_path / "other1.h5").returncode == 0
+    mixed = run_cli("merge", tmp_path / "again.h5", tmp_path / "part0.h5", tmp_path / "other1.h5")
+    assert mixed.returncode == 2 and "not a part of the same sweep (runs:" in mixed.stderr
+
+
+def test_a_part_resumed_from_the_sweep_written_differently_still_merges(tmp_path):
+    path = write_sweep(tmp_path, size=[9, 15], depth=[3], runs=3, seed=5)
+    for i in range(2):
+        assert run_cli(path, "--slice", f"{i}/2", "-o", tmp_path / f"part{i}.h5").returncode == 0
+    # The same sweep, keys reordered and the default engine written out: part 1 resumes.
+    path.write_text(json.dumps({"seed": 5, "engine": "fast", "runs": 3, "depth": [3], "size": [9, 15]}))
+    assert run_cli(path, "--slice", "1/2", "-o", tmp_path / "part1.h5", "--resume").returncode == 0
+    proc = run_cli("merge", tmp_path / "merged.h5", tmp_path / "part0.h5", tmp_path / "part1.h5")
+    assert proc.returncode == 0, proc.stderr
     missing = run_cli("merge", tmp_path / "half.h5", tmp_path / "part0.h5")
     assert missing.returncode == 3 and "missing" in missing.stderr
     assert read_h5(tmp_path / "half.h5")["attrs"]["complete"] == False  # noqa: E712
