@@ -166,11 +166,11 @@ def test_ranks_prime_numba_without_writing_its_cache(tmp_path):
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
 
     def cache_files(code):
-        subprocess.run([sys.executable, "-c", f"from perc_mpi import driver\n{code}"], env=env, check=True)
+        subprocess.run([sys.executable, "-c", f"from perc_mpi import session\n{code}"], env=env, check=True)
         return sorted(path.name for path in cache.rglob("*") if path.is_file())
 
-    assert cache_files("driver.prime_numba()") == []
-    assert cache_files("driver.warm_up([('fast', 1)], [])")  # what rank 0 alone does: it writes
+    assert cache_files("session.prime_numba()") == []
+    assert cache_files("session.warm_up([('fast', 1)], [])")  # what rank 0 alone does: it writes
 
 
 def test_warm_up_compiles_every_kernel_the_jobs_need(tmp_path):
@@ -180,12 +180,12 @@ def test_warm_up_compiles_every_kernel_the_jobs_need(tmp_path):
     code = f"""
 import numpy as np
 from pathlib import Path
-from perc_mpi import driver, engine
+from perc_mpi import engine, session
 from perc_mpi.parameters import RunParams
 depths = [2, 31, 32, 100, 8191, 8192, 65535]
 jobs = np.array([(b"original", d) for d in depths], dtype=[("engine", "S8"), ("depth", "i8")])
-assert len(driver.kernel_kinds(jobs)) == 3
-driver.warm_up(driver.kernel_kinds(jobs), [])
+assert len(session.kernel_kinds(jobs)) == 3
+session.warm_up(session.kernel_kinds(jobs), [])
 files = lambda: sorted(p.name for p in Path({str(tmp_path)!r}).rglob("*.nbc"))
 warm = files()
 for d in depths:
