@@ -181,6 +181,8 @@ def rank_time(runs: np.ndarray, n_ranks: int) -> tuple[dict[str, float], float]:
 def open(path: str | Path) -> SweepResults:  # noqa: A001 -- results.open mirrors h5py.File / io.open
     """Return the :class:`SweepResults` of a sweep file."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # a FIFO or a device would block HDF5's open
+        raise OSError("not a regular file")
     with h5py.File(path, "r") as f:
         points = np.array([tuple(point.attrs[k] for k in POINT_DTYPE.names)
                            for point in point_groups(f)], POINT_DTYPE)

@@ -62,7 +62,12 @@ def snapshot_target(path: Path) -> Path:
 
     Raises ParameterError naming what is wrong, before any work is done.
     """
-    target = Path(os.path.realpath(path))
+    try:
+        target = Path(os.path.realpath(path, strict=True))
+    except FileNotFoundError:  # nothing there yet (or a link to nothing yet): created on the first snapshot
+        target = Path(os.path.realpath(path))
+    except OSError as exc:  # a loop of symbolic links
+        raise ParameterError(str(path), None, f"cannot follow the output path: {exc.strerror}") from None
     if target.exists() and not target.is_file():
         kind = "a directory" if target.is_dir() else "not a regular file"
         raise ParameterError(str(path), None, f"output is {kind}; give the path of an HDF5 file")

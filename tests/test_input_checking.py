@@ -146,6 +146,12 @@ def _fifo(tmp_path):
     return tmp_path / "fifo.h5"
 
 
+def _link_loop(tmp_path):
+    (tmp_path / "a.h5").symlink_to(tmp_path / "b.h5")
+    (tmp_path / "b.h5").symlink_to(tmp_path / "a.h5")
+    return tmp_path / "a.h5"
+
+
 # (file contents, extra arguments given tmp_path, environment, message): each is refused
 # with one line on stderr, status 2, and nothing written.
 COMMAND_LINES = [
@@ -161,6 +167,7 @@ COMMAND_LINES = [
     (GOOD, lambda d: [], {"PERC_MPI_MEMORY_LIMIT": "lots"}, "PERC_MPI_MEMORY_LIMIT: expected a memory size"),
     (GOOD, lambda d: ["-o", d, "--force"], {}, "output is a directory"),
     (GOOD, lambda d: ["-o", _fifo(d), "--force"], {}, "output is not a regular file"),
+    (GOOD, lambda d: ["-o", _link_loop(d), "--force"], {}, "cannot follow the output path"),
     (GOOD, lambda d: ["-o", d / "sweep.json", "--force"], {}, "output is the sweep file itself"),
     (GOOD, lambda d: ["-o", "/proc/perc_mpi.h5"], {}, "cannot create a file in /proc"),
     ({**GOOD, "seed": None}, lambda d: ["--slice", "0/2"], {}, "--slice needs a fixed seed"),

@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import os
 import re
 import struct
 from pathlib import Path
@@ -223,6 +224,9 @@ def test_report_writes_the_csv_and_readable_pngs(sweep_file, tmp_path):
 def test_report_on_a_missing_file(tmp_path):
     proc = run_cli("report", tmp_path / "nope.h5")
     assert proc.returncode == 2 and "not a readable" in proc.stderr
+    os.mkfifo(tmp_path / "fifo.h5")  # HDF5 would wait on it for ever
+    proc = run_cli("report", tmp_path / "fifo.h5", timeout=60)
+    assert proc.returncode == 2 and "not a regular file" in proc.stderr
 
 
 def test_report_into_a_file_is_refused(sweep_file, tmp_path):
