@@ -17,7 +17,6 @@ BORDER = 4  # state bit set on the grid's border cells: no division per step to 
 
 # Typed constants: numba types a bare Python int as int64, and uint64 <op> int64
 # silently becomes float64, which would break the generator's bit arithmetic.
-_U1 = np.uint64(1)
 _U32 = np.uint64(32)
 _MASK32 = np.uint64(0xFFFFFFFF)
 _TWO32 = np.uint64(1 << 32)

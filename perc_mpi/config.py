@@ -1,4 +1,4 @@
-"""Tunables and limits in one place (no magic numbers elsewhere)."""
+"""Tunables and limits shared across modules (a kernel's own live beside it, with their measurements)."""
 
 ENGINES = ("fast", "original")
 DEFAULT_ENGINE = "fast"
@@ -43,6 +43,9 @@ EXIT_INTERRUPTED = 4
 # 2001^2, against ~13 ns a filled cell for the per-cell gathers (crossover ~14%).
 DENSE_FRACTION = 1 / 8
 
+# A stop signal repeated within this many seconds is one request delivered twice (SLURM's
+# scancel under mpirun reaches each rank through its job step and through mpiexec).
+STOP_REPEAT_SECONDS = 2.0
 PROGRESS_SECONDS = 10.0  # at most one progress line this often on long sweeps
 CLUSTER_COMPRESSION = 4  # zlib level of --save-clusters masks (HDF5 gzip filter level)
 

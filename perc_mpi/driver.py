@@ -61,30 +61,44 @@ def install_abort_hook(comm: MPI.Comm) -> None:
         return
     previous = sys.excepthook
 
-    def abort(*exc_info):
-        previous(*exc_info)
+    def abort(kind, error, trace):
+        if issubclass(kind, KeyboardInterrupt):  # a second stop signal: an interruption, not a bug
+            print(f"perc_mpi: rank {comm.rank}: {error}: stopped at once", file=sys.stderr, flush=True)
+            comm.Abort(config.EXIT_INTERRUPTED)
+        previous(kind, error, trace)
         sys.stderr.flush()
-        # A second stop signal (StopRequest) is an interruption, not a bug.
-        comm.Abort(config.EXIT_INTERRUPTED if issubclass(exc_info[0], KeyboardInterrupt) else config.EXIT_ERROR)
+        comm.Abort(config.EXIT_ERROR)
 
     sys.excepthook = abort
 
 
 class StopRequest:
-    """Remembers the first stop signal; a second one interrupts at once."""
+    """Remembers the first stop signal; a second one interrupts at once (but the same
+    signal again within config.STOP_REPEAT_SECONDS: one request delivered twice)."""
 
     def __init__(self) -> None:
         self.signal: int | None = None
+        self.since = 0.0  # when it came (time.monotonic)
 
     def install(self) -> None:
         """Catch SIGTERM, SIGINT and SIGUSR1 (SLURM's ``--signal``) in this process."""
         for number in STOP_SIGNALS:
             signal.signal(number, self._handle)
 
+    def ignore(self) -> None:
+        """Ignore stop signals from now on: the sweep is over and the process is ending
+        with its status (a late signal would replace it with the signal's)."""
+        for number in STOP_SIGNALS:
+            signal.signal(number, signal.SIG_IGN)
+
     def _handle(self, number, frame) -> None:
-        if self.signal is not None:
+        now = time.monotonic()
+        if self.signal is None:
+            self.signal, self.since = number, now
+        elif number == self.signal and now - self.since < config.STOP_REPEAT_SECONDS:
+            return  # the same request delivered twice (scancel under mpirun: by SLURM and by mpiexec)
+        else:
             raise KeyboardInterrupt(f"second stop signal ({signal.Signals(number).name})")
-        self.signal = number
 
     @property
     def requested(self) -> bool:
@@ -433,7 +447,9 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str) -
         clock["reduced"] = time.monotonic()
         status = finish(args, inbox, loop_seconds, clock, interrupted)
     quiet_barrier(comm)
-    return comm.bcast(status, root=0)
+    status = comm.bcast(status, root=0)
+    stop.ignore()
+    return status
 
 
 def finish(args: argparse.Namespace, inbox: Inbox, loop_seconds: float, clock: dict, interrupted: int) -> int:

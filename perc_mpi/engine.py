@@ -30,7 +30,7 @@ from .parameters import RunParams, parse_run
 # cache miss per frontier cell where they are few.  Measured at 2001^2, run time with bit
 # sets / with the scan: 0.83 at depth 2, 0.95 at 20, 0.96-1.00 at 40-100, 1.04 at 150-200.
 BIT_SET_DEPTH = 64
-_BIT_SLOTS = 8  # levels whose bit sets a run starts with room for (at most 6 seen at depth 100)
+_BIT_SLOTS = 8  # levels whose bit sets a run starts with room for (the kernel grows it if need be)
 _FILLED_BIT = 1  # FILLED & ~FRONTIER == 1 << this: the state bit of filled cells only
 
 

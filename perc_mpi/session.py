@@ -96,7 +96,9 @@ def take_back(path: Path, data: dict, sweep: SweepParams, part: str) -> tuple[Sn
 
 
 def prepare(args: argparse.Namespace, data: dict, text: str, n_ranks: int, ranks_per_node: int) -> Start:
-    """Rank 0: validate, plan (taking back a resumed file's results) and schedule."""
+    """Return rank 0's :class:`Start` of a session: the sweep validated, its output checked
+    and locked (not for a dry run), a resumed file's results taken back, the jobs left
+    planned and scheduled on ``n_ranks`` ranks."""
     sweep = parse_sweep(data, text, args.file, available_memory(), ranks_per_node)
     if args.dry_run:  # writes nothing, locks nothing
         return _start(args, data, sweep, output_path(args), None, n_ranks)

@@ -1,6 +1,6 @@
 """Stage 6: the sweep's HDF5 file, written by one process (rank 0) with plain h5py.
 
-Layout (plain dtypes, no pickles; the README documents every dataset):
+Layout (plain dtypes, no pickles; docs/output-format.md documents every dataset):
 
 * root attributes: ``sweep_json``, ``sweep_seed``, ``perc_mpi_version``, ``mpi_size``,
   library versions, ``start_time``/``end_time`` (ISO 8601 UTC), ``hosts``, and the

@@ -86,7 +86,10 @@ def test_sweep_sbatch_survives_the_wall_time(slurm, tmp_path):
     subprocess.run(["scancel", "--batch", "--signal=USR1", job], check=True)
 
     def next_segment():
-        # SLURM holds a requeued job for two minutes; start it now, with room to finish.
+        # SLURM holds a requeued job for two minutes; start it now, with room to finish --
+        # but not before the old segment's clean-up on the node is over, or slurmctld
+        # kills the new one ("Job credential revoked").
+        time.sleep(3)
         subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now", "TimeLimit=00:05:00"], check=True)
 
     wait_gone(job, 300, on_pending=next_segment)
@@ -98,12 +101,31 @@ def test_sweep_sbatch_survives_the_wall_time(slurm, tmp_path):
     assert_same_results(result, reference(tmp_path, spec))
 
 
+def test_scancel_stops_the_sweep_for_good_and_keeps_its_file(slurm, tmp_path):
+    """scancel sends TERM to the batch shell and to the tasks: the script must not pass
+    on a second signal (the tasks would stop at once) nor requeue the job."""
+    spec = {"size": [1001], "depth": [2], "runs": 600, "seed": 7}
+    (tmp_path / "sweep.json").write_text(json.dumps(spec))
+    env = {**slurm, "PERC_CHECKPOINT": "1", "PERC_LAUNCHER": "mpirun"}
+    job = sbatch(env, tmp_path, "--ntasks=2", "--time=00:05:00", ROOT / "jobs" / "sweep.sbatch", "sweep.json")
+    deadline = time.monotonic() + 120
+    while jobs_done(tmp_path / "sweep.h5") < 20:
+        assert time.monotonic() < deadline and state(job)[0], "the sweep did not start"
+        time.sleep(0.5)
+    subprocess.run(["scancel", job], check=True)
+    wait_gone(job, 120)  # a requeued job would stay queued
+    log = (tmp_path / f"perc_mpi-{job}.log").read_text()
+    assert "cancelled (TERM)" in log and "interrupted by SIGTERM" in log, log
+    assert "requeueing" not in log and "second stop signal" not in log, log
+    assert read_h5(tmp_path / "sweep.h5")["attrs"]["jobs_done"] >= 20
+
+
 def test_array_and_merge_equal_a_single_job(slurm, tmp_path):
     spec = {"size": [31, 61], "depth": [2, 10], "runs": 6, "seed": 2024}
     (tmp_path / "sweep.json").write_text(json.dumps(spec))
     env = slurm  # srun --mpi=pmi2, the default launcher
     array = sbatch(env, tmp_path, "--array=0-2", "--ntasks=1", ROOT / "jobs" / "array.sbatch", "sweep.json", "parts")
-    merge = sbatch(env, tmp_path, f"--dependency=afterok:{array}", ROOT / "jobs" / "merge.sbatch", "merged.h5",
+    merge = sbatch(env, tmp_path, f"--dependency=afterany:{array}", ROOT / "jobs" / "merge.sbatch", "merged.h5",
                    "parts")
     wait_gone(array, 300)
     wait_gone(merge, 120)
