@@ -20,5 +20,5 @@ def test_ruff_clean():
 
 def test_no_print_in_kernels():
     """Kernels only loop and fill: no I/O (stumpy's check_print)."""
-    for name in ("_fast.py", "_original.py", "measures.py", "engine.py"):
+    for name in ("_fast.py", "_original.py", "_continuous.py", "measures.py", "engine.py"):
         assert "print(" not in (ROOT / "perc_mpi" / name).read_text(), name
