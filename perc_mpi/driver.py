@@ -13,6 +13,7 @@ SIGINT and SIGUSR1 stop the sweep cleanly after the jobs in flight.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import signal
 import socket
@@ -64,10 +65,13 @@ def install_abort_hook(comm: MPI.Comm) -> None:
     def abort(kind, error, trace):
         if issubclass(kind, KeyboardInterrupt):  # a second stop signal: an interruption, not a bug
             print(f"perc_mpi: rank {comm.rank}: {error}: stopped at once", file=sys.stderr, flush=True)
-            comm.Abort(config.EXIT_INTERRUPTED)
-        previous(kind, error, trace)
-        sys.stderr.flush()
-        comm.Abort(config.EXIT_ERROR)
+            code = config.EXIT_INTERRUPTED
+        else:
+            previous(kind, error, trace)
+            sys.stderr.flush()
+            code = config.EXIT_ERROR
+        comm.Abort(code)
+        os._exit(code)  # MPI_Abort may return (srun with the PyPI MPICH): end this rank anyway
 
     sys.excepthook = abort
 

@@ -37,6 +37,15 @@ def merge(output: Path, parts: list[Path], force: bool = False) -> tuple[np.ndar
     if any(output.exists() and part.exists() and os.path.samefile(output, part) for part in parts):
         raise ParameterError(str(output), None, "output is one of the parts; give another")
     target = snapshot_target(output)
+    lock = lock_output(target)  # before the work: a session writing it refuses the merge at once
+    try:
+        return _merge_into(target, parts)
+    finally:
+        unlock_output(lock)
+
+
+def _merge_into(target: Path, parts: list[Path]) -> tuple[np.ndarray, dict]:
+    """Merge the part files into ``target``, checked and locked; return ``(summary, attrs)``."""
     snapshots = []
     for part in parts:
         if not part.is_file():
@@ -91,11 +100,7 @@ def merge(output: Path, parts: list[Path], force: bool = False) -> tuple[np.ndar
         print("perc_mpi: the masks are not merged: some parts were run without --save-clusters "
               "(results.mask re-simulates any run exactly)", file=sys.stderr)
     clusters = {job: c for snap in snapshots for job, c in snap.clusters.items()} if attrs["save_clusters"] else None
-    lock = lock_output(target)
-    try:
-        write_snapshot(target, attrs, runs, summary, density, ring_sums, plan.points, failures, clusters)
-    finally:
-        unlock_output(lock)
+    write_snapshot(target, attrs, runs, summary, density, ring_sums, plan.points, failures, clusters)
     return summary, attrs
 
 

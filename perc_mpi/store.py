@@ -140,6 +140,9 @@ def write_snapshot(path: str | os.PathLike, attrs: dict[str, Any], runs: np.ndar
     return path
 
 
+LOCK_ATTEMPTS = 10  # lock files taken while other sessions remove theirs, at most
+
+
 def lock_output(target: Path) -> IO:
     """Return the open lock file that keeps a second session from writing ``target`` at
     the same time: an exclusive ``flock`` on ``target.lock``, held while the file is open
@@ -151,7 +154,7 @@ def lock_output(target: Path) -> IO:
     unlocked: the run goes on unguarded.
     """
     path = target.with_name(target.name + ".lock")
-    while True:
+    for attempt in range(LOCK_ATTEMPTS):
         try:
             handle = open(path, "a")  # noqa: SIM115 -- held open on purpose
         except OSError as exc:
@@ -166,14 +169,16 @@ def lock_output(target: Path) -> IO:
             return handle
         # A session that ends removes its lock file: if it did so between the open and the
         # flock above, this locks a file no one else will see; lock the one there now.
+        # (Where a file system never reports the same inode twice, take what we have.)
         opened = os.fstat(handle.fileno())
         try:
             current = os.stat(path)
-            if (current.st_dev, current.st_ino) == (opened.st_dev, opened.st_ino):
+            if (current.st_dev, current.st_ino) == (opened.st_dev, opened.st_ino) or attempt == LOCK_ATTEMPTS - 1:
                 return handle
         except FileNotFoundError:
             pass
         handle.close()
+    raise ParameterError(str(target), None, f"cannot lock {path}: it keeps being removed")
 
 
 def unlock_output(handle: IO) -> None:
