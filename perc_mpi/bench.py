@@ -329,9 +329,10 @@ def _rank_list(text: str) -> list[int]:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmarks and print the table (markdown)."""
-    parser = argparse.ArgumentParser(prog="python -m perc_mpi.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m perc_mpi.bench",
+                                     description="Measure and print the performance table of the README.")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
-    parser.add_argument("--reps", type=int, default=5, help="repetitions per figure (median)")
+    parser.add_argument("--reps", type=int, default=5, help="repetitions per figure (median; default 5)")
     parser.add_argument("--c-reference", metavar="PATH", help="compiled ref_bucket.c to compare with")
     parser.add_argument("--ranks", type=_rank_list, default=[1, 2], metavar="N,N,...",
                         help="rank counts of the strong-scaling table, the first the baseline (default 1,2)")

@@ -1,4 +1,4 @@
-"""The command line: ``python -m perc_mpi FILE`` runs one grid or, under mpirun, a sweep.
+"""The command line: ``python -m perc_mpi FILE`` runs one grid or a sweep (under mpirun for several ranks).
 
 A file with a ``runs`` key is a sweep (see :mod:`perc_mpi.driver`); any other file is a
 single run whose grid is drawn on stdout (or into DRAWING / ``-o``).

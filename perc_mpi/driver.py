@@ -1,7 +1,7 @@
 """The MPI driver: the only module that talks MPI.
 
-Rank 0 validates the sweep and plans it (or, with ``--resume``, takes back a previous
-file's finished jobs) and scatters most of the jobs left; it holds the cheapest back and
+Rank 0 prepares the session (:mod:`perc_mpi.session`: validation, output lock, resume,
+plan) and scatters most of the jobs left; it holds the cheapest back and
 hands them out as ranks run dry (:class:`perc_mpi.plan.Reserve`).  Finished records and
 ring counts stream to rank 0 (which also computes), which writes a complete snapshot of
 the HDF5 file at a bounded interval and at the end, and prints the CSV summary.

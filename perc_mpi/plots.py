@@ -1,6 +1,6 @@
 """``python -m perc_mpi report FILE [-o DIR]``: the CSV summary again, and PNG plots.
 
-Needs matplotlib (``pip install 'perc_mpi[report]'``); without it the command says so.
+Needs matplotlib (``pip install -e '.[report]'``); without it the command says so.
 """
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ def main(argv: list[str]) -> int:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        return fail("the report needs matplotlib: pip install 'perc_mpi[report]'")
+        return fail("the report needs matplotlib: pip install -e '.[report]'")
     path = Path(args.file)
     try:
         sweep = results.open(path)

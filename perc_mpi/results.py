@@ -3,7 +3,7 @@
     >>> from perc_mpi import results
     >>> sweep = results.open("sweep.h5")
     >>> sweep.runs["dimension"], sweep.summary["density_x"]
-    >>> sweep.mask(17)                     # run 17's cluster, re-simulated exactly
+    >>> sweep.mask(17)                     # job 17's cluster (saved, or re-simulated exactly)
     >>> sweep.summarize(sweep.runs["filled"] > 1000)   # re-aggregate a selection
 
 The file itself needs only h5py to read (see docs/output-format.md); this module adds

@@ -1,18 +1,7 @@
 """Stage 6: the sweep's HDF5 file, written by one process (rank 0) with plain h5py.
 
-Layout (plain dtypes, no pickles; docs/output-format.md documents every dataset):
-
-* root attributes: ``sweep_json``, ``sweep_seed``, ``perc_mpi_version``, ``mpi_size``,
-  library versions, ``start_time``/``end_time`` (ISO 8601 UTC), ``hosts``, and the
-  progress counters ``jobs_total``, ``jobs_done``, ``jobs_failed``, ``complete``;
-* ``runs/<column>``: one row per job, in job-index order, ``status`` 0 pending, 1 done,
-  2 failed;
-* ``summary/<column>``: one row per parameter point, in cube order, each with
-  ``unit`` and ``description`` attributes;
-* ``density/point_NNNNN/{distance,fraction,filled_sum}``: the pooled profile of a point;
-* ``failures/{job,error}``: jobs that raised, with their tracebacks;
-* ``clusters/point_NNNNN`` (``--save-clusters``): one row per run of the point, its
-  bit-packed mask, one gzip-compressed chunk per row.
+Layout: plain dtypes, no pickles; docs/output-format.md documents every group, dataset
+and attribute (a test keeps it in step with the files written here).
 
 Crash safety: the file is only ever written whole, as ``PATH.partial``, flushed to disk,
 then renamed over ``PATH`` (atomic on POSIX).  Whatever moment the writer is killed at,

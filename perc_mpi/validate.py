@@ -121,7 +121,7 @@ def main(argv: list[str]) -> int:
                             description="Compare a continuous-model sweep with the published invasion-percolation "
                                         "results (mass dimension 91/48, acceptance step at p_c).",
                             epilog="Exit status: 0 both figures within tolerance, 3 not, 2 bad input.")
-    parser.add_argument("file", help="sweep file of examples/validation.json (or any continuous sweep)")
+    parser.add_argument("file", help="HDF5 file written from examples/validation.json (or any continuous-model sweep)")
     parser.add_argument("-o", "--output", help="report directory (default: FILE without .h5, + _validation)")
     args = parser.parse_args(argv)
     path = Path(args.file)
@@ -142,6 +142,6 @@ def main(argv: list[str]) -> int:
     except ParameterError as exc:
         return fail(str(exc))
     except ImportError:
-        print("perc_mpi: the plots need matplotlib: pip install 'perc_mpi[report]'", file=sys.stderr)
+        print("perc_mpi: the plots need matplotlib: pip install -e '.[report]'", file=sys.stderr)
     ok = abs(d_off) <= TOLERANCE_D and abs(pc_off) <= TOLERANCE_PC
     return config.EXIT_OK if ok else config.EXIT_JOBS_FAILED
