@@ -100,9 +100,8 @@ def run_single(args: argparse.Namespace, data: dict) -> int:
         with report.to_stdout():
             sys.stdout.write(drawing)
     dimension = measures.box_dimension(*result.measure_args)
-    depth = "continuous" if params.depth == config.CONTINUOUS else f"depth {params.depth}"
     print(
-        f"filled {result.n_filled} of {params.width}x{params.height} cells, {depth}, "
+        f"filled {result.n_filled} of {params.width}x{params.height} cells, {report.depth_label(params.depth)}, "
         f"engine {params.engine}, dimension {dimension:.4f}, seed {params.seed}",
         file=sys.stderr,
     )

@@ -9,7 +9,6 @@ run's (same ``runs/``, same summary).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -18,10 +17,10 @@ import numpy as np
 
 from .aggregate import RingSums, sorted_rows, summarize
 from .jobs import DONE, FAILED, RECORD_DTYPE, progress
-from .parameters import ParameterError, SweepParams, parse_sweep, sweep_differences
+from .parameters import ParameterError, sweep_differences
 from .plan import build_plan
 from .report import plural, to_stdout, write_summary_csv
-from .store import lock_output, read_snapshot, snapshot_target, unlock_output, write_snapshot
+from .store import lock_output, read_snapshot, recorded_sweep, snapshot_target, unlock_output, write_snapshot
 
 
 def merge(output: Path, parts: list[Path], force: bool = False) -> tuple[np.ndarray, dict]:
@@ -57,7 +56,7 @@ def _merge_into(target: Path, parts: list[Path]) -> tuple[np.ndarray, dict]:
         except (OSError, KeyError) as exc:
             raise ParameterError(str(part), None, f"not a perc_mpi sweep file: {exc}") from None
     first = snapshots[0].attrs
-    sweeps = [_sweep_of(part, snap.attrs) for part, snap in zip(parts, snapshots)]
+    sweeps = [recorded_sweep(snap.attrs, str(part)) for part, snap in zip(parts, snapshots)]
     for part, sweep in zip(parts[1:], sweeps[1:]):
         differences = sweep_differences(sweeps[0], sweep)
         if differences:
@@ -102,12 +101,6 @@ def _merge_into(target: Path, parts: list[Path]) -> tuple[np.ndarray, dict]:
     clusters = {job: c for snap in snapshots for job, c in snap.clusters.items()} if attrs["save_clusters"] else None
     write_snapshot(target, attrs, runs, summary, density, ring_sums, plan.points, failures, clusters)
     return summary, attrs
-
-
-def _sweep_of(part: Path, attrs: dict) -> SweepParams:
-    """Return the sweep a part file ran, with the seed it recorded."""
-    text = attrs["sweep_json"]
-    return parse_sweep({**json.loads(text), "seed": int(attrs["sweep_seed"])}, text, str(part))
 
 
 def main(argv: list[str]) -> int:

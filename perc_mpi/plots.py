@@ -18,19 +18,15 @@ from .aggregate import sorted_rows
 from .cli import ArgumentParser, fail
 from .jobs import DONE
 from .parameters import ParameterError
-from .report import write_summary_csv
+from .report import depth_label, write_summary_csv
 
 MAX_PANELS = 12  # per-point figures show the first points of the cube, in cube order
-
-
-def _depth(depth: int) -> str:
-    return "continuous" if depth == config.CONTINUOUS else f"depth {depth}"
 
 
 def _label(point: np.void) -> str:
     side = f"{point['width']}" if point["width"] == point["height"] else f"{point['width']}x{point['height']}"
     engine = "" if point["engine"] == b"fast" else f", {point['engine'].decode()}"
-    return f"size {side}, {_depth(point['depth'])}{engine}"
+    return f"size {side}, {depth_label(point['depth'])}{engine}"
 
 
 def make_directory(directory: Path) -> Path:
@@ -71,7 +67,7 @@ def plot_dimension(plt: ModuleType, sweep: results.SweepResults, path: Path) -> 
             rows = rows[np.argsort(rows["width"])]
             tag = "" if engine == b"fast" else f" ({engine.decode()})"
             ax.errorbar(rows["width"], rows["dimension"], yerr=rows["dimension_stderr"], marker="o", capsize=3,
-                        label=f"{_depth(depth)}{tag}")
+                        label=f"{depth_label(depth)}{tag}")
     ax.set_xlabel("grid size (cells per side)")
     ax.set_ylabel("box-counting dimension")
     ax.set_title("Cluster dimension (mean ± standard error)")
@@ -122,7 +118,7 @@ def plot_time(plt: ModuleType, sweep: results.SweepResults, path: Path) -> None:
         dots = ax.plot(side, 1e3 * chosen["seconds"], ".", alpha=0.3)[0]
         sides = np.unique(side)
         medians = [1e3 * np.median(chosen["seconds"][side == x]) for x in sides]
-        ax.plot(sides, medians, "-o", color=dots.get_color(), label=f"{_depth(depth)} (median)")
+        ax.plot(sides, medians, "-o", color=dots.get_color(), label=f"{depth_label(depth)} (median)")
     ax.set_yscale("log")
     plain = plt.matplotlib.ticker.FormatStrFormatter("%g")  # 0.2, not 2 x 10^-1
     ax.yaxis.set_major_formatter(plain)
@@ -152,7 +148,7 @@ def plot_timeline(plt: ModuleType, sweep: results.SweepResults, path: Path) -> N
         for rank in np.unique(runs["rank"][chosen]):
             mine = chosen & (runs["rank"] == rank)
             ax.broken_barh(list(zip(begun[mine], runs["seconds"][mine])), (rank - 0.4, 0.8), facecolors=colour,
-                           label=_depth(depth) if rank == runs["rank"][chosen].min() else None)
+                           label=depth_label(depth) if rank == runs["rank"][chosen].min() else None)
     shares, span = sweep.rank_time()
     ax.set_xlabel("seconds since the first job began")
     ax.set_ylabel("rank")

@@ -11,6 +11,8 @@ from typing import IO
 
 import numpy as np
 
+from . import config
+
 FILLED_CHAR, EMPTY_CHAR = "X", "."
 
 
@@ -52,6 +54,11 @@ def to_stdout() -> Iterator[None]:
         sys.stdout.flush()
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def depth_label(depth: int) -> str:
+    """Return how a depth reads in text: ``depth 10``, or ``continuous`` (stored as 0)."""
+    return "continuous" if depth == config.CONTINUOUS else f"depth {depth}"
 
 
 def plural(count: int, noun: str) -> str:

@@ -6,7 +6,6 @@ report; what every rank loads before its jobs; the commands a session reports.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import sys
@@ -30,7 +29,7 @@ from .parameters import (
 )
 from .plan import RESERVE, Plan, assign_ranks, balance, build_plan, in_slice
 from .report import plural
-from .store import Snapshot, lock_output, read_snapshot, snapshot_target, unlock_output
+from .store import Snapshot, lock_output, read_snapshot, recorded_sweep, snapshot_target, unlock_output
 
 
 def output_path(args: argparse.Namespace) -> Path:
@@ -78,15 +77,14 @@ def take_back(path: Path, data: dict, sweep: SweepParams, part: str) -> tuple[Sn
     without a seed takes the seed the file recorded."""
     try:
         snapshot = read_snapshot(path, RECORD_DTYPE)
-        recorded = int(snapshot.attrs["sweep_seed"])
-        before = replace(parse_sweep(json.loads(snapshot.attrs["sweep_json"]), "", str(path)), seed=recorded)
+        before = recorded_sweep(snapshot.attrs, str(path))
     except (OSError, KeyError, ValueError) as exc:  # ParameterError is a ValueError
         raise ParameterError(str(path), None, f"cannot resume from this file: {exc}") from None
     if snapshot.attrs.get("slice", "") != part:
         raise ParameterError(str(path), None, f"made for --slice {snapshot.attrs.get('slice') or '(none)'}, "
                              f"not {part or '(none)'}")
     if data.get("seed") is None:
-        sweep = replace(sweep, seed=recorded)
+        sweep = replace(sweep, seed=before.seed)
     differences = sweep_differences(before, sweep)
     if differences:
         diff = "; ".join(f"{what}: file has {old}, sweep has {new}" for what, old, new in differences)

@@ -11,6 +11,7 @@ then renamed over ``PATH`` (atomic on POSIX).  Whatever moment the writer is kil
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ import numpy as np
 
 from .aggregate import SUMMARY_COLUMNS
 from .config import CLUSTER_COMPRESSION
-from .parameters import ParameterError
+from .parameters import ParameterError, SweepParams, parse_sweep
 
 
 @dataclass
@@ -205,6 +206,13 @@ def read_ring_sums(f: h5py.File) -> list[np.ndarray]:
     """Return each point's summed vector (rings, then any acceptance bins), point order."""
     return [np.concatenate([point[name][()] for name in SUM_DATASETS if name in point])
             for point in point_groups(f)]
+
+
+def recorded_sweep(attrs: dict, source: str) -> SweepParams:
+    """Return the sweep a file's root attributes record: its sweep JSON with the seed it
+    used (one drawn for a sweep without one)."""
+    text = attrs["sweep_json"]
+    return parse_sweep({**json.loads(text), "seed": int(attrs["sweep_seed"])}, text, source)
 
 
 def read_snapshot(path: str | os.PathLike, record_dtype: np.dtype) -> Snapshot:
