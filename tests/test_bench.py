@@ -26,6 +26,14 @@ def test_bench_quick_prints_every_figure(tmp_path):
         assert "| C bucket queue (-O2) |" in proc.stdout and "| fast / C |" in proc.stdout
 
 
+def test_startup_probe_prints_every_phase():
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "startup.py"), "--ranks", "1,2", "--reps", "1"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    for label in ("| import perc_mpi |", "| first barrier |", "| exit |", "| total, rank 0 |"):
+        assert label in proc.stdout, label
+    assert "| phase | -n 1 | -n 2 |" in proc.stdout
+
 
 def test_replay_deals_as_the_driver_does():
     import numpy as np
