@@ -90,6 +90,40 @@ def test_stop_signal_flushes_and_resumes(tmp_path, reference, stop):
     assert_same_results(read_h5(output), reference)
 
 
+def signal_twice(path, first, second):
+    """Start a sweep, send ``first`` and ``second`` 20 ms apart once jobs are running;
+    return (exit status, stderr)."""
+    output = path.with_suffix(".h5")
+    proc = start_sweep(path)
+    while not output.exists() or jobs_done(output) == 0:
+        time.sleep(0.1)
+        assert proc.poll() is None, proc.communicate()
+    proc.send_signal(first)
+    time.sleep(0.02)
+    proc.send_signal(second)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err
+
+
+def test_a_second_stop_signal_stops_at_once_and_the_file_resumes(tmp_path, reference):
+    path, output = write_sweep(tmp_path), tmp_path / "sweep.h5"
+    status, err = signal_twice(path, signal.SIGTERM, signal.SIGINT)
+    assert status == 4, err
+    assert "second stop signal (SIGINT): stopped at once" in err
+    assert "Traceback" not in err
+    jobs_done(output)  # the last snapshot stands, whatever the abort interrupted
+    proc = run_cli(path, "--resume", mpi=2)
+    assert proc.returncode == 0, proc.stderr
+    assert_same_results(read_h5(output), reference)
+
+
+def test_the_same_stop_signal_twice_is_one_request(tmp_path):
+    status, err = signal_twice(write_sweep(tmp_path), signal.SIGTERM, signal.SIGTERM)
+    assert status == 4, err
+    assert "interrupted by SIGTERM" in err and "--resume" in err
+    assert "stopped at once" not in err
+
+
 def test_dead_rank_ends_the_job_and_the_file_resumes(tmp_path, reference):
     path, output = write_sweep(tmp_path), tmp_path / "sweep.h5"
     proc = start_sweep(path, ranks=4)
