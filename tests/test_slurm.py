@@ -139,3 +139,26 @@ def test_array_and_merge_equal_a_single_job(slurm, tmp_path):
     assert_same_results(merged, reference(tmp_path, spec))
     log = (tmp_path / f"perc_mpi-merge-{merge}.log").read_text()
     assert log.startswith("size,depth,count,dimension,density_x,density_k")
+
+
+
+def test_a_segment_that_finishes_no_job_is_not_requeued(slurm, tmp_path):
+    """A job longer than the segment (--time shorter than a job): USR1 comes while the
+    first jobs are in flight, then the limit's TERM stops them at once.  No job finished,
+    so the script must not requeue (it would requeue itself forever)."""
+    spec = {"size": [5001], "depth": [2], "runs": 2, "seed": 5}  # each job takes seconds
+    (tmp_path / "sweep.json").write_text(json.dumps(spec))
+    env = {**slurm, "PERC_CHECKPOINT": "1", "PERC_LAUNCHER": "mpirun"}
+    job = sbatch(env, tmp_path, "--ntasks=2", "--time=00:05:00", ROOT / "jobs" / "sweep.sbatch", "sweep.json")
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "sweep.h5").exists():  # written just before the first jobs start
+        assert time.monotonic() < deadline and state(job)[0], "the sweep did not start"
+        time.sleep(0.05)
+    subprocess.run(["scancel", "--batch", "--signal=USR1", job], check=True)  # what --signal=B:USR1 sends
+    time.sleep(0.5)
+    subprocess.run(["scancel", "--full", "--signal=TERM", job], check=True)  # what the time limit sends first
+    wait_gone(job, 120)  # a requeued job would stay queued
+    log = (tmp_path / f"perc_mpi-{job}.log").read_text()
+    assert "stop signal, checkpointing" in log and "stopped at once" in log, log
+    assert "not resumed: no job finished" in log and "requeueing" not in log, log
+    assert jobs_done(tmp_path / "sweep.h5") == 0
