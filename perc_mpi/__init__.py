@@ -10,8 +10,22 @@ import os
 # here and fails on NFS/Lustre (errno 37/524). Must be set before h5py is imported.
 os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
 
-from .engine import InvasionResult, invade  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
+
+if TYPE_CHECKING:
+    from .engine import InvasionResult, invade
 
 __version__ = "0.1.0"
 
 __all__ = ["InvasionResult", "invade", "__version__"]
+
+
+def __getattr__(name: str):
+    """Return :func:`invade` and :class:`InvasionResult` on first use: importing them
+    imports Numba (~0.5 s), which ``python -m perc_mpi`` does only once it knows what
+    the file asks for (a sweep installs its stop-signal handlers first)."""
+    if name in ("InvasionResult", "invade"):
+        from . import engine
+
+        return getattr(engine, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

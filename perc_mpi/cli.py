@@ -13,8 +13,9 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from . import __version__, config, engine, measures, report
+from . import __version__, config, report
 from .parameters import ParameterError, available_memory, is_sweep, parse_run, read_json
+from .stop import StopRequest
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -88,6 +89,8 @@ def run_single(args: argparse.Namespace, data: dict) -> int:
         params = parse_run(data, args.file, available_memory())
     except ParameterError as exc:
         return fail(str(exc))
+    from . import engine, measures  # imports Numba: after the input is known good
+
     result = engine.run(params)
     drawing = report.draw_grid(result.filled)
     target = args.drawing or args.output
@@ -144,9 +147,15 @@ def main(argv: list[str] | None = None) -> int:
         return fail("--ranks applies with --dry-run only (a sweep runs on the ranks mpirun starts)")
     if args.checkpoint is None:
         args.checkpoint = config.CHECKPOINT_SECONDS
-    from . import driver  # imports mpi4py: only sweeps need MPI
-
-    return driver.main(args, data, text)
+    # Before the slow imports: a stop signal during start-up is a request like any other.
+    stop = StopRequest()
+    stop.install()
+    try:
+        from . import driver  # imports mpi4py, Numba and h5py: only sweeps need MPI
+    except KeyboardInterrupt as exc:  # a second stop signal, this early: nothing was written
+        print(f"perc_mpi: {exc}: stopped at once", file=sys.stderr)
+        return config.EXIT_INTERRUPTED
+    return driver.main(args, data, text, stop)
 
 
 def console_main() -> None:

@@ -47,12 +47,12 @@ from .session import (
     resume_command,
     warm_up,
 )
+from .stop import StopRequest
 from .store import partial_path, unlock_output, write_snapshot
 
 TAG_RESULTS = 11
 TAG_REQUEST = 12  # a rank that runs dry asks rank 0 for more jobs
 TAG_JOBS = 13  # rank 0's answer: a chunk of held-back jobs (empty: there are none left)
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 
 
 def install_abort_hook(comm: MPI.Comm) -> None:
@@ -74,41 +74,6 @@ def install_abort_hook(comm: MPI.Comm) -> None:
         os._exit(code)  # MPI_Abort may return (srun with the PyPI MPICH): end this rank anyway
 
     sys.excepthook = abort
-
-
-class StopRequest:
-    """Remembers the first stop signal; a second one interrupts at once (but the same
-    signal again within config.STOP_REPEAT_SECONDS: one request delivered twice)."""
-
-    def __init__(self) -> None:
-        self.signal: int | None = None
-        self.since = 0.0  # when it came (time.monotonic)
-
-    def install(self) -> None:
-        """Catch SIGTERM, SIGINT and SIGUSR1 (SLURM's ``--signal``) in this process."""
-        for number in STOP_SIGNALS:
-            signal.signal(number, self._handle)
-
-    def ignore(self) -> None:
-        """Ignore stop signals from now on: the sweep is over and the process is ending
-        with its status (a late signal would replace it with the signal's)."""
-        for number in STOP_SIGNALS:
-            signal.signal(number, signal.SIG_IGN)
-
-    def _handle(self, number, frame) -> None:
-        now = time.monotonic()
-        if self.signal is None:
-            self.signal, self.since = number, now
-        elif number == self.signal and now - self.since < config.STOP_REPEAT_SECONDS:
-            return  # the same request delivered twice (scancel under mpirun: by SLURM and by mpiexec)
-        else:
-            raise KeyboardInterrupt(f"second stop signal ({signal.Signals(number).name})")
-
-    @property
-    def requested(self) -> bool:
-        """Return True once a stop signal has arrived."""
-        return self.signal is not None
-
 
 def sleep_until(ready: Callable[[], bool]) -> None:
     """Return once ``ready()`` is true, sleeping between calls (POLL_MIN_SECONDS doubling
@@ -384,13 +349,11 @@ def provenance(comm: MPI.Comm, start: Start | None, started: str) -> dict:
     }
 
 
-def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str) -> int:
-    """Run (or resume) a whole sweep on ``comm``; return the exit status, the same on
-    every rank."""
+def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str, stop: StopRequest) -> int:
+    """Run (or resume) a whole sweep on ``comm``, stopping early once ``stop`` (installed)
+    is requested; return the exit status, the same on every rank."""
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     clock = {"start": time.monotonic()}
-    stop = StopRequest()
-    stop.install()
     n_ranks = args.ranks if args.dry_run and args.ranks else comm.size
     node = comm.Split_type(MPI.COMM_TYPE_SHARED)
     ranks_per_node = node.size  # they share the node's memory
@@ -487,12 +450,13 @@ def finish(args: argparse.Namespace, inbox: Inbox, loop_seconds: float, clock: d
     return config.EXIT_OK
 
 
-def main(args: argparse.Namespace, data: dict, text: str) -> int:
-    """Run a sweep under MPI (``COMM_WORLD``); return the exit status."""
+def main(args: argparse.Namespace, data: dict, text: str, stop: StopRequest) -> int:
+    """Run a sweep under MPI (``COMM_WORLD``) with the installed ``stop``; return the exit
+    status."""
     comm = MPI.COMM_WORLD
     install_abort_hook(comm)
     try:
-        return run_sweep(comm, args, data, text)
+        return run_sweep(comm, args, data, text, stop)
     except KeyboardInterrupt as exc:  # a second stop signal; on several ranks the abort hook says so
         if comm.size > 1:
             raise

@@ -124,6 +124,63 @@ def test_the_same_stop_signal_twice_is_one_request(tmp_path):
     assert "stopped at once" not in err
 
 
+def catches_stop_signals(pid: int) -> bool:
+    """Return True once process ``pid`` has a handler for SIGUSR1 (Python itself
+    catches only SIGINT): perc_mpi's stop handlers are installed."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), 16)
+    return bool(caught >> (signal.SIGUSR1 - 1) & 1)
+
+
+def test_stop_handlers_are_installed_before_the_slow_imports(tmp_path):
+    """A sweep's handlers come before NumPy's neighbours Numba, h5py and mpi4py (most of
+    a second of start-up), so that a signal then is a stop request, not the end."""
+    spy = """
+import signal, sys
+seen = {}
+class Spy:
+    def find_spec(self, name, path=None, target=None):
+        if name in ("numba", "h5py", "mpi4py") and name not in seen:
+            handler = signal.getsignal(signal.SIGUSR1)
+            seen[name] = getattr(handler, "__qualname__", str(handler))
+sys.meta_path.insert(0, Spy())
+sys.argv = ["perc_mpi", sys.argv[1], "--dry-run"]
+import runpy
+try:
+    runpy.run_module("perc_mpi", run_name="__main__")
+except SystemExit:
+    pass
+print(sorted(seen.items()))
+"""
+    path = write_sweep(tmp_path)
+    proc = subprocess.run([sys.executable, "-c", spy, str(path)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    seen = dict(eval(proc.stdout.strip().splitlines()[-1]))
+    assert set(seen) == {"numba", "h5py", "mpi4py"}, proc.stdout
+    assert set(seen.values()) == {"StopRequest._handle"}, seen
+
+
+def test_a_stop_signal_during_start_up_is_a_clean_stop(tmp_path):
+    path = write_sweep(tmp_path)
+    proc = start_sweep(path)
+    deadline = time.monotonic() + 60
+    while True:  # every rank has its handlers, and is still importing or setting up
+        ranks = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc"))) if rank_of(pid, path) is not None]
+        if len(ranks) == 2 and all(map(catches_stop_signals, ranks)):
+            break
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.005)
+    assert not (tmp_path / "sweep.h5").exists()  # no job has run yet
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 4, err
+    assert "interrupted by SIGTERM" in err and "--resume" in err and "Traceback" not in err
+    assert jobs_done(tmp_path / "sweep.h5") == 0
+
+
 def test_dead_rank_ends_the_job_and_the_file_resumes(tmp_path, reference):
     path, output = write_sweep(tmp_path), tmp_path / "sweep.h5"
     proc = start_sweep(path, ranks=4)

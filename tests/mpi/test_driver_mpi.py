@@ -15,6 +15,7 @@ from mpi4py import MPI
 from perc_mpi import config, driver, jobs, measures
 from perc_mpi.parameters import ParameterError, parse_sweep
 from perc_mpi.plan import RESERVE, assign_ranks, build_plan, job_seeds
+from perc_mpi.stop import StopRequest
 
 SPEC = {"size": [9, 17], "depth": [2, 5], "runs": 3, "seed": 99}
 COMMS = {"self": MPI.COMM_SELF, "world": MPI.COMM_WORLD}
@@ -65,13 +66,20 @@ def args_for(path, output, **extra):
                               resume=False, checkpoint=30.0, slice=None, save_clusters=False, **extra)
 
 
+def installed_stop() -> StopRequest:
+    """The stop request the command line installs before it calls the driver."""
+    stop = StopRequest()
+    stop.install()
+    return stop
+
+
 def sweep(comm, directory, name, spec=SPEC):
     path = directory / f"{name}.json"
     if comm.rank == 0:
         path.write_text(json.dumps(spec))
     comm.barrier()
     output = directory / f"{name}.h5"
-    status = driver.run_sweep(comm, args_for(path, output), spec, json.dumps(spec))
+    status = driver.run_sweep(comm, args_for(path, output), spec, json.dumps(spec), installed_stop())
     return status, output
 
 
@@ -180,7 +188,7 @@ def test_a_rank_stopped_while_asking_for_jobs_leaves_nothing_behind(mpi_tmp_path
     monkeypatch.setattr(driver.JobFeed, "next", real_next)
     args = args_for(mpi_tmp_path / "stop.json", output)
     args.resume = True
-    assert driver.run_sweep(comm, args, spec, json.dumps(spec)) == 0
+    assert driver.run_sweep(comm, args, spec, json.dumps(spec), installed_stop()) == 0
     with then_barrier(comm) as root:
         if not root:
             return
@@ -219,7 +227,7 @@ def test_failed_job_is_retried_on_resume(mpi_tmp_path, monkeypatch):
     monkeypatch.setattr(jobs.engine, "run", real_run)  # the failure was transient
     args = args_for(mpi_tmp_path / "retry.json", output)
     args.resume = True
-    status = driver.run_sweep(comm, args, SPEC, json.dumps(SPEC))
+    status = driver.run_sweep(comm, args, SPEC, json.dumps(SPEC), installed_stop())
     assert status == 0
     with then_barrier(comm) as root:
         if not root:
@@ -242,7 +250,7 @@ def test_merged_slices_keep_a_failed_job_failed(mpi_tmp_path, monkeypatch):
     for index in range(2):
         args = args_for(mpi_tmp_path / "whole.json", mpi_tmp_path / f"part{index}.h5")
         args.slice = f"{index}/2"
-        driver.run_sweep(comm, args, SPEC, json.dumps(SPEC))
+        driver.run_sweep(comm, args, SPEC, json.dumps(SPEC), installed_stop())
         parts.append(mpi_tmp_path / f"part{index}.h5")
     with then_barrier(comm) as root:
         if not root:

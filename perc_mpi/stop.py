@@ -1,0 +1,49 @@
+"""Stop signals: SIGTERM, SIGINT and SIGUSR1 ask a sweep to stop after the jobs in flight.
+
+Installed by the command line as soon as it knows the file is a sweep, before the slow
+imports (NumPy, Numba, h5py, MPI), so that a signal during start-up is a stop request
+like any other rather than the end of the process.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from . import config
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
+
+
+class StopRequest:
+    """Remembers the first stop signal; a second one interrupts at once (but the same
+    signal again within config.STOP_REPEAT_SECONDS: one request delivered twice)."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self.since = 0.0  # when it came (time.monotonic)
+
+    def install(self) -> None:
+        """Catch SIGTERM, SIGINT and SIGUSR1 (SLURM's ``--signal``) in this process."""
+        for number in STOP_SIGNALS:
+            signal.signal(number, self._handle)
+
+    def ignore(self) -> None:
+        """Ignore stop signals from now on: the sweep is over and the process is ending
+        with its status (a late signal would replace it with the signal's)."""
+        for number in STOP_SIGNALS:
+            signal.signal(number, signal.SIG_IGN)
+
+    def _handle(self, number, frame) -> None:
+        now = time.monotonic()
+        if self.signal is None:
+            self.signal, self.since = number, now
+        elif number == self.signal and now - self.since < config.STOP_REPEAT_SECONDS:
+            return  # the same request delivered twice (scancel under mpirun: by SLURM and by mpiexec)
+        else:
+            raise KeyboardInterrupt(f"second stop signal ({signal.Signals(number).name})")
+
+    @property
+    def requested(self) -> bool:
+        """Return True once a stop signal has arrived."""
+        return self.signal is not None
