@@ -106,7 +106,8 @@ def mean_profile(point: np.void, sums: np.ndarray, count: int) -> tuple[np.ndarr
 
 
 def sorted_rows(summary: np.ndarray) -> np.ndarray:
-    """Return the summary sorted by (size, depth) as the original's table is, with
-    rectangular grids by (width, height, depth), and engines last."""
-    keys = ("engine", "depth", "height", "width", "size")  # lexsort: last key is primary
+    """Return the summary sorted by (size, depth) as the original's table is -- by
+    (width, height, depth), which is the same for square grids and places rectangular
+    ones among them -- and engines last."""
+    keys = ("engine", "depth", "height", "width")  # lexsort: last key is primary
     return summary[np.lexsort(tuple(summary[k] for k in keys))]

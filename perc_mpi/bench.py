@@ -345,6 +345,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="runs per point of the strong-scaling sweep (6 points; default 240)")
     parser.add_argument("--scaling-only", action="store_true", help="print only the strong-scaling tables")
     args = parser.parse_args(argv)
+    stick = args.c_reference
+    if stick and not (os.path.isfile(stick) and os.access(stick, os.X_OK)):
+        parser.error(f"--c-reference: {stick} is not an executable file (gcc -O2 -o PATH benchmarks/ref_bucket.c)")
     size, big = (101, 301) if args.quick else (2001, 10001)
     reps = 1 if args.quick else args.reps
     print(f"perc_mpi benchmarks, {time.strftime('%Y-%m-%d')}: {machine()}")

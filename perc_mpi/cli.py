@@ -85,6 +85,9 @@ def run_single(args: argparse.Namespace, data: dict) -> int:
             return fail(f"{option} applies to sweep files only ({args.file} has no 'runs' key: a single run)")
     if args.drawing and args.output:
         return fail("give the drawing path once (DRAWING or -o), not both")
+    target = args.drawing or args.output
+    if target and Path(target).exists() and os.path.samefile(target, args.file):
+        return fail(f"{target}: that is the run's own JSON file; give another path for the drawing")
     try:
         params = parse_run(data, args.file, available_memory())
     except ParameterError as exc:
@@ -93,7 +96,6 @@ def run_single(args: argparse.Namespace, data: dict) -> int:
 
     result = engine.run(params)
     drawing = report.draw_grid(result.filled)
-    target = args.drawing or args.output
     if target:
         try:
             Path(target).write_text(drawing)
@@ -131,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         return fail(f"--checkpoint: expected a number of seconds > 0, got {args.checkpoint}")
     if args.resume and args.force:
         return fail("--resume and --force exclude each other")
-    if args.ranks is not None and args.ranks < 1:
-        return fail(f"--ranks: expected at least 1, got {args.ranks}")
+    if args.ranks is not None and not 1 <= args.ranks <= config.MAX_JOBS:
+        return fail(f"--ranks: expected 1..{config.MAX_JOBS} (at most one rank per job), got {args.ranks}")
     try:
         data, text = read_json(args.file)
     except ParameterError as exc:
@@ -150,11 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     # Before the slow imports: a stop signal during start-up is a request like any other.
     stop = StopRequest()
     stop.install()
-    try:
-        from . import driver  # imports mpi4py, Numba and h5py: only sweeps need MPI
-    except KeyboardInterrupt as exc:  # a second stop signal, this early: nothing was written
-        print(f"perc_mpi: {exc}: stopped at once", file=sys.stderr)
-        return config.EXIT_INTERRUPTED
+    from . import driver  # imports mpi4py, Numba and h5py: only sweeps need MPI
+
     return driver.main(args, data, text, stop)
 
 

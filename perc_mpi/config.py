@@ -17,6 +17,11 @@ MAX_JOBS = 10_000_000
 # process's ~106 MB -- fast 574 MB at 3.1% of the grid filled (depth 100), 2008 MB at
 # 72.7% (depth 2); continuous 936 MB at 6.1%; original 732 MB at 3.75%, 1943 MB at 67.7%.
 RUN_BYTES = {"fast": (5.1, 20.6), "continuous": (5.1, 70.3), "original": (6.6, 18.9)}
+# From this depth on the original engine's grid words take four bytes instead of two
+# (_original.grid_dtype), its count trees more too: measured at 10001 x 10001, depths
+# 8192 and 65535, 916 MB at 4.5% and 6.8% filled, ~2.2 more bytes per cell than above.
+ORIGINAL_WIDE_WORD_DEPTH = 8192
+ORIGINAL_WIDE_WORD_BYTES = 2.2
 # A run's filled share is bounded by this many times the cost model's expected share
 # (below), at most 1: measured shares reach 1.47x the model's (10001^2, depth 2).
 MEMORY_FILL_MARGIN = 1.6

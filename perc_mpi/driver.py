@@ -22,7 +22,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any
+from functools import partial
+from typing import Any, NoReturn
 
 import h5py
 import mpi4py
@@ -63,17 +64,25 @@ def install_abort_hook(comm: MPI.Comm) -> None:
     previous = sys.excepthook
 
     def abort(kind, error, trace):
-        if issubclass(kind, KeyboardInterrupt):  # a second stop signal: an interruption, not a bug
-            print(f"perc_mpi: rank {comm.rank}: {error}: stopped at once", file=sys.stderr, flush=True)
-            code = config.EXIT_INTERRUPTED
-        else:
-            previous(kind, error, trace)
-            sys.stderr.flush()
-            code = config.EXIT_ERROR
-        comm.Abort(code)
-        os._exit(code)  # MPI_Abort may return (srun with the PyPI MPICH): end this rank anyway
+        previous(kind, error, trace)
+        sys.stderr.flush()
+        comm.Abort(config.EXIT_ERROR)
+        os._exit(config.EXIT_ERROR)  # MPI_Abort may return (srun with the PyPI MPICH): end this rank anyway
 
     sys.excepthook = abort
+
+
+def abort_at_once(comm: MPI.Comm, reason: str) -> NoReturn:
+    """Stop every rank now (a second stop signal), with the interrupted status: the file
+    is the last snapshot.  Each rank says so in one line, unless the first to abort
+    ends it before."""
+    if comm.size == 1:
+        print(f"perc_mpi: {reason}: stopped at once; the file is the last snapshot: --resume continues it",
+              file=sys.stderr, flush=True)
+    else:
+        print(f"perc_mpi: rank {comm.rank}: {reason}: stopped at once", file=sys.stderr, flush=True)
+        comm.Abort(config.EXIT_INTERRUPTED)
+    os._exit(config.EXIT_INTERRUPTED)  # MPI_Abort may return (srun with the PyPI MPICH)
 
 def sleep_until(ready: Callable[[], bool]) -> None:
     """Return once ``ready()`` is true, sleeping between calls (POLL_MIN_SECONDS doubling
@@ -206,9 +215,20 @@ class Inbox:
     def poll(self) -> None:
         """Take every batch and answer every request that has already arrived, without
         blocking."""
-        status = MPI.Status()
+        # Until two passes in a row find nothing: after a long job, MPICH's first probe
+        # only moves its progress engine and reports messages long since arrived as
+        # absent (measured: a rank's request then waited for another of rank 0's jobs).
+        quiet = 0
+        while quiet < 2:
+            quiet = 0 if self._take_arrived() else quiet + 1
+
+    def _take_arrived(self) -> bool:
+        """Take the batches and answer the requests that one probe of each kind finds;
+        return whether there were any."""
+        status, found = MPI.Status(), False
         while self.comm.iprobe(source=MPI.ANY_SOURCE, tag=TAG_RESULTS, status=status):
             self._receive(status.Get_source())
+            found = True
         while self.comm.iprobe(source=MPI.ANY_SOURCE, tag=TAG_REQUEST, status=status):
             source = status.Get_source()
             self.comm.recv(source=source, tag=TAG_REQUEST)
@@ -216,6 +236,8 @@ class Inbox:
             chunk = self.reserve.take_chunk() if not self.stop.requested else self.reserve.jobs[:0]
             # Not a blocking send: a large chunk would wait until the rank, busy in a job, receives it.
             self.answers.append(self.comm.isend(chunk, dest=source, tag=TAG_JOBS))
+            found = True
+        return found
 
     def wait_all(self) -> None:
         """Wait (sleeping between polls) until every other rank has sent its last batch."""
@@ -308,9 +330,9 @@ def run_share(comm: MPI.Comm, feed: JobFeed, inbox: Inbox | None, flush_seconds:
                 deltas[point] = outcome.rings
         if outcome.error:
             failures[int(job["job"])] = outcome.error
-        if inbox is not None:
-            flush(False)
+        if inbox is not None:  # rank 0: what the others sent first, so that a snapshot now holds it
             inbox.poll()
+            flush(False)
         elif time.monotonic() - last_send >= flush_seconds:
             flush(False)
     feed.close()
@@ -420,34 +442,40 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str, s
 
 
 def finish(args: argparse.Namespace, inbox: Inbox, loop_seconds: float, clock: dict, interrupted: int) -> int:
-    """Rank 0: write the final snapshot, print the CSV, timing, failures or how to
-    resume; return the exit status."""
+    """Rank 0: write the final snapshot; print the outcome (jobs done, timing, failures
+    or how to resume) on stderr, then the CSV on stdout; return the exit status."""
     start, runs = inbox.start, inbox.runs
     if inbox.finished:  # else (nothing ran) the figure of the session that ran the jobs stands
         inbox.attrs["overhead_seconds_per_job"] = max(loop_seconds - inbox.job_seconds, 0.0) / inbox.finished
     summary = inbox.snapshot()
     unlock_output(start.lock)
-    with report.to_stdout():
-        report.write_summary_csv(sys.stdout, sorted_rows(summary))
     done, failed = inbox.attrs["jobs_done"], inbox.attrs["jobs_failed"]
     setup, jobs, write = (clock["jobs"] - clock["start"], clock["reduced"] - clock["jobs"],
                           time.monotonic() - clock["reduced"])
-    of_slice = (f" ({np.count_nonzero(runs['status'][start.scope] == DONE)}/{np.count_nonzero(start.scope)} "
-                f"of slice {start.slice_text})" if start.slice_text else "")
+    in_scope = runs["status"][start.scope]
+    left = int(np.count_nonzero(in_scope != DONE))  # of this file's slice
+    of_slice = f" ({len(in_scope) - left}/{len(in_scope)} of slice {start.slice_text})" if start.slice_text else ""
     print(f"perc_mpi: {done}/{len(runs)} jobs done{of_slice}, {failed} failed, results in {start.path}\n"
           f"perc_mpi: timing: setup {setup:.2f} s, jobs {jobs:.2f} s, write {write:.2f} s; " +
           (f"driver overhead {1e6 * inbox.attrs['overhead_seconds_per_job']:.0f} us/job" if inbox.finished
            else "no jobs run"), file=sys.stderr)
-    if interrupted:
-        print(f"perc_mpi: interrupted by {signal.Signals(interrupted).name}; {len(runs) - done} jobs left. "
+    status = config.EXIT_OK
+    if interrupted and left:  # (a stop during the last jobs changes nothing: the sweep is complete)
+        print(f"perc_mpi: interrupted by {signal.Signals(interrupted).name}; {plural(left, 'job')} left"
+              f"{' in the slice' if start.slice_text else ''}. "
               f"Resume with: {resume_command(args, start.path, inbox.comm.size)}", file=sys.stderr)
-        return config.EXIT_INTERRUPTED
-    if failed:
+        status = config.EXIT_INTERRUPTED
+    elif failed:
         first = inbox.failures[min(inbox.failures)]
-        print(f"perc_mpi: {failed} jobs failed (see failures/ in {start.path}; --resume retries them); "
+        print(f"perc_mpi: {plural(failed, 'job')} failed (see failures/ in {start.path}; --resume retries them); "
               f"the first:\n{first}", file=sys.stderr)
-        return config.EXIT_JOBS_FAILED
-    return config.EXIT_OK
+        status = config.EXIT_JOBS_FAILED
+    # The outcome first: under mpirun, a reader that leaves the CSV early (`| head`) ends
+    # mpiexec itself (SIGPIPE, status 141) and would take these lines with it.
+    sys.stderr.flush()
+    with report.to_stdout():
+        report.write_summary_csv(sys.stdout, sorted_rows(summary))
+    return status
 
 
 def main(args: argparse.Namespace, data: dict, text: str, stop: StopRequest) -> int:
@@ -455,11 +483,5 @@ def main(args: argparse.Namespace, data: dict, text: str, stop: StopRequest) -> 
     status."""
     comm = MPI.COMM_WORLD
     install_abort_hook(comm)
-    try:
-        return run_sweep(comm, args, data, text, stop)
-    except KeyboardInterrupt as exc:  # a second stop signal; on several ranks the abort hook says so
-        if comm.size > 1:
-            raise
-        print(f"perc_mpi: {exc}: stopped at once; the file is the last snapshot: --resume continues it",
-              file=sys.stderr)
-        return config.EXIT_INTERRUPTED
+    stop.at_once = partial(abort_at_once, comm)
+    return run_sweep(comm, args, data, text, stop)

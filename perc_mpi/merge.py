@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from .jobs import DONE, FAILED, RECORD_DTYPE, progress
 from .parameters import ParameterError, sweep_differences
 from .plan import build_plan
 from .report import plural, to_stdout, write_summary_csv
+from .session import command_line
 from .store import lock_output, read_snapshot, recorded_sweep, snapshot_target, unlock_output, write_snapshot
 
 
@@ -29,13 +31,13 @@ def merge(output: Path, parts: list[Path], force: bool = False) -> tuple[np.ndar
     Raises ParameterError when the parts come from different sweeps, overlap, or an
     output would be overwritten without ``force``.
     """
-    if output.exists() and not force:
-        raise ParameterError(str(output), None, "output exists; use --force to overwrite it")
     if not parts:
         raise ParameterError("merge", None, "no part files given")
+    target = snapshot_target(output)  # first: what --force cannot mend (a directory, no such directory)
     if any(output.exists() and part.exists() and os.path.samefile(output, part) for part in parts):
         raise ParameterError(str(output), None, "output is one of the parts; give another")
-    target = snapshot_target(output)
+    if output.exists() and not force:
+        raise ParameterError(str(output), None, "output exists; use --force to overwrite it")
     lock = lock_output(target)  # before the work: a session writing it refuses the merge at once
     try:
         return _merge_into(target, parts)
@@ -84,12 +86,19 @@ def _merge_into(target: Path, parts: list[Path]) -> tuple[np.ndarray, dict]:
     summary, density = summarize(plan.points, runs, rings)
     attrs = dict(first)
     attrs.update(progress(runs))
+    # The parts' overheads weighted by the jobs each ran (one that ran none has no figure: NaN).
+    ran = np.array([np.count_nonzero(owner == i) for i in range(len(parts))])
+    used = ran > 0
+    overheads = np.array([float(s.attrs.get("overhead_seconds_per_job", np.nan)) for s in snapshots])
+    overhead = float(ran[used] @ overheads[used] / ran.sum()) if used.any() else np.nan
     attrs.update(
         slice="", sessions=int(sum(s.attrs.get("sessions", 1) for s in snapshots)),
         hosts=",".join(sorted({h for s in snapshots for h in str(s.attrs.get("hosts", "")).split(",") if h})),
         mpi_size=int(max(s.attrs.get("mpi_size", 1) for s in snapshots)),
-        end_time=max(str(s.attrs.get("end_time", "")) for s in snapshots),
+        command=command_line(),
+        end_time=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         start_time=min(str(s.attrs.get("start_time", "")) for s in snapshots),
+        overhead_seconds_per_job=overhead,
         merged_from=",".join(str(p) for p in parts),
     )
     ring_sums = [rings.of(i) for i in range(len(plan.points))]

@@ -159,9 +159,10 @@ def _depth(source: str, field: str, value: Any) -> int:
     """Return an integer depth, or config.CONTINUOUS for "continuous"."""
     if value == "continuous":
         return config.CONTINUOUS
-    if isinstance(value, str):
-        raise ParameterError(source, field, f"expected an integer or \"continuous\", got {value!r}")
-    return _integer(source, field, value, 1, config.MAX_DEPTH)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= value <= config.MAX_DEPTH:
+        raise ParameterError(source, field, f"expected an integer in 1..{config.MAX_DEPTH} or \"continuous\", "
+                             f"got {value!r}")
+    return int(value)
 
 
 def _check_model(source: str, depths, engines) -> None:
@@ -188,6 +189,8 @@ def run_memory(width: int, height: int, depth: int, engine: str) -> float:
     per filled cell, the filled share bounded by ``config.MEMORY_FILL_MARGIN`` times
     :func:`filled_share` (at most the whole grid)."""
     per_cell, per_filled = config.RUN_BYTES["continuous" if depth == config.CONTINUOUS else engine]
+    if engine == "original" and depth >= config.ORIGINAL_WIDE_WORD_DEPTH:
+        per_cell += config.ORIGINAL_WIDE_WORD_BYTES
     filled = min(1.0, config.MEMORY_FILL_MARGIN * float(filled_share(depth)))
     return width * height * (per_cell + per_filled * filled)
 
@@ -290,10 +293,13 @@ def cgroup_memory_limits(proc_self_cgroup: str, root: Path = Path("/sys/fs/cgrou
 
 
 def readable_size(size: float) -> str:
-    """Return a byte count as text: in MiB below 1 GiB (one decimal below 10), else in GiB."""
+    """Return a byte count as text: in GiB from 1 GiB, in MiB from 1 MiB (one decimal
+    below 10), else in KiB or bytes (B)."""
     if size >= 2**30:
         return f"{size / 2**30:.1f} GiB"
-    return f"{size / 2**20:.1f} MiB" if size < 10 * 2**20 else f"{size / 2**20:.0f} MiB"
+    if size >= 2**20:
+        return f"{size / 2**20:.1f} MiB" if size < 10 * 2**20 else f"{size / 2**20:.0f} MiB"
+    return f"{size / 2**10:.1f} KiB" if size >= 2**10 else f"{size:.0f} B"
 
 
 def parse_slice(text: str | None) -> tuple[int, int] | None:
@@ -306,6 +312,8 @@ def parse_slice(text: str | None) -> tuple[int, int] | None:
         raise ParameterError("--slice", None, f"expected INDEX/COUNT such as 3/16, got {text!r}") from None
     if not 0 <= index < count:
         raise ParameterError("--slice", None, f"expected 0 <= INDEX < COUNT, got {text!r}")
+    if count > config.MAX_JOBS:  # more slices than a sweep may have jobs (and beyond int64)
+        raise ParameterError("--slice", None, f"expected COUNT <= {config.MAX_JOBS}, got {text!r}")
     return index, count
 
 

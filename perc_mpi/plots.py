@@ -18,7 +18,7 @@ from .aggregate import sorted_rows
 from .cli import ArgumentParser, fail
 from .jobs import DONE
 from .parameters import ParameterError
-from .report import depth_label, write_summary_csv
+from .report import depth_label, to_stdout, write_summary_csv
 
 MAX_PANELS = 12  # per-point figures show the first points of the cube, in cube order
 
@@ -136,8 +136,13 @@ def plot_timeline(plt: ModuleType, sweep: results.SweepResults, path: Path) -> N
     runs = sweep.runs[(sweep.runs["status"] == DONE) & np.isfinite(sweep.runs["started"])]
     n_ranks = int(runs["rank"].max(initial=0)) + 1
     fig, ax = plt.subplots(figsize=(8, 3 + 0.15 * min(n_ranks, 64)))
-    if not len(runs):  # a file written before perc_mpi recorded start times
-        ax.text(0.5, 0.5, "no job start times in this file", ha="center", va="center", transform=ax.transAxes)
+    # No start times: a file written before perc_mpi recorded them.  A merged file: its
+    # parts' ranks ran side by side, each part's on a timeline of its own.
+    empty = ("no job start times in this file" if not len(runs) else
+             "a merged file: its parts ran side by side (see each part's report)"
+             if sweep.attrs.get("merged_from") else "")
+    if empty:
+        ax.text(0.5, 0.5, empty, ha="center", va="center", transform=ax.transAxes)
         save_figure(plt, fig, path)
         return
     begun = runs["started"] - runs["started"].min()
@@ -211,5 +216,6 @@ def main(argv: list[str]) -> int:
         print(f"perc_mpi: {path} is not complete ({done}/{len(sweep.runs)} jobs done): the report shows the "
               "done runs only; --resume the sweep to finish it", file=sys.stderr)
     for written in write_report(sweep, directory):
-        print(written)
+        with to_stdout():
+            print(written)
     return config.EXIT_OK

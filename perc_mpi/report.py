@@ -48,7 +48,9 @@ def write_summary_csv(stream: IO[str], summary: np.ndarray) -> None:
 def to_stdout() -> Iterator[None]:
     """Write to stdout inside this block; a reader that leaves early (``| head``) ends
     the output quietly instead of with a BrokenPipeError traceback (and, under MPI, an
-    abort): what is left goes to /dev/null, and the program goes on to its end."""
+    abort): what is left goes to /dev/null, and the program goes on to its end.  (Under
+    ``mpirun``, MPICH's mpiexec, which forwards the output, is itself ended by SIGPIPE:
+    the command's status is then 141, whatever the program's.)"""
     try:
         yield
         sys.stdout.flush()

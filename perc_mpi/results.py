@@ -108,8 +108,9 @@ class SweepResults:
         return engine.run(params_of(record)).filled
 
     def summarize(self, selection: np.ndarray | None = None) -> np.ndarray:
-        """Return the summary recomputed from the done runs in ``selection`` (a boolean
-        mask or indices over ``runs``; all runs when None).
+        """Return the summary recomputed from the runs in ``selection`` (a boolean mask or
+        indices over ``runs``; all runs when None): its counts, means and fits from the
+        done runs selected, its ``failed`` column from the failed runs selected.
 
         With every done run selected this is the stored summary; otherwise the density
         fit needs the selected runs' profiles, which are re-simulated (exact, but it
@@ -118,7 +119,7 @@ class SweepResults:
         runs = self.runs.copy()
         chosen = np.zeros(len(runs), bool)
         chosen[np.arange(len(runs)) if selection is None else selection] = True
-        runs["status"][~chosen & (runs["status"] == DONE)] = PENDING
+        runs["status"][~chosen] = PENDING  # neither done nor failed, as far as this summary goes
         rings = RingSums(self.points)
         if np.array_equal(runs["status"] == DONE, self.runs["status"] == DONE):
             rings.sums[:] = np.concatenate(self.ring_sums)
@@ -131,7 +132,11 @@ class SweepResults:
     def rank_time(self) -> tuple[dict[str, float], float]:
         """Return :func:`rank_time` of the done runs with start times, over the last
         session's ranks (``@mpi_size``, or more if an earlier session had more):
-        meaningful for a file written in one session."""
+        meaningful for a file written in one session.  Raises ValueError for a merged
+        file: its parts ran side by side, each with its own ranks (open a part)."""
+        if self.attrs.get("merged_from"):
+            raise ValueError("a merged file's parts ran side by side, each with its own ranks 0, 1, ...: "
+                             "open a part for its ranks' time")
         timed = self.runs[(self.runs["status"] == DONE) & np.isfinite(self.runs["started"])]
         n_ranks = max(int(self.attrs["mpi_size"]), int(timed["rank"].max(initial=-1)) + 1)
         return rank_time(timed, n_ranks)

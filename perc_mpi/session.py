@@ -42,12 +42,13 @@ def checked_output(args: argparse.Namespace) -> Path:
     refusing to clobber an existing file unless ``--force`` or ``--resume``, or the sweep
     file ever."""
     path = output_path(args)
+    target = snapshot_target(path)  # first: what no option can mend (a directory, no such directory)
+    if path.exists() and os.path.samefile(path, args.file):
+        raise ParameterError(str(path), None, "output is the sweep file itself; give another with -o")
     if path.exists() and not (args.force or args.resume):
         raise ParameterError(str(path), None, "output exists; use --resume to continue it, --force to "
                              "overwrite it or -o to choose another")
-    if path.exists() and os.path.samefile(path, args.file):
-        raise ParameterError(str(path), None, "output is the sweep file itself; give another with -o")
-    return snapshot_target(path)
+    return target
 
 
 @dataclass
@@ -206,4 +207,8 @@ def resume_command(args: argparse.Namespace, path: Path, size: int) -> str:
     beside = Path(sys.executable).parent / "mpirun"
     words = [str(beside) if beside.exists() else "mpirun", "-n", str(size), sys.executable, "-m", "perc_mpi",
              args.file, "--resume", "-o", str(path)]
-    return shlex.join(words + (["--slice", args.slice] if args.slice else []))
+    if args.slice:
+        words += ["--slice", args.slice]
+    if args.checkpoint != config.CHECKPOINT_SECONDS:
+        words += ["--checkpoint", f"{args.checkpoint:g}"]
+    return shlex.join(words)

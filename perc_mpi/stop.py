@@ -7,21 +7,37 @@ like any other rather than the end of the process.
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import time
+from collections.abc import Callable
+from typing import NoReturn
 
 from . import config
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 
 
+def exit_at_once(reason: str) -> NoReturn:
+    """End this process now with the interrupted status, saying why in one line."""
+    print(f"perc_mpi: {reason}: stopped at once", file=sys.stderr, flush=True)
+    os._exit(config.EXIT_INTERRUPTED)
+
+
 class StopRequest:
-    """Remembers the first stop signal; a second one interrupts at once (but the same
-    signal again within config.STOP_REPEAT_SECONDS: one request delivered twice)."""
+    """Remembers the first stop signal; a second one stops at once (but the same signal
+    again within config.STOP_REPEAT_SECONDS: one request delivered twice).
+
+    Stopping at once calls ``at_once`` (the driver's ends every rank) from the handler
+    itself: an exception raised there could land anywhere, even in a callback that
+    Python discards with an "Exception ignored" traceback, and the signal with it.
+    """
 
     def __init__(self) -> None:
         self.signal: int | None = None
         self.since = 0.0  # when it came (time.monotonic)
+        self.at_once: Callable[[str], NoReturn] = exit_at_once
 
     def install(self) -> None:
         """Catch SIGTERM, SIGINT and SIGUSR1 (SLURM's ``--signal``) in this process."""
@@ -41,7 +57,7 @@ class StopRequest:
         elif number == self.signal and now - self.since < config.STOP_REPEAT_SECONDS:
             return  # the same request delivered twice (scancel under mpirun: by SLURM and by mpiexec)
         else:
-            raise KeyboardInterrupt(f"second stop signal ({signal.Signals(number).name})")
+            self.at_once(f"second stop signal ({signal.Signals(number).name})")
 
     @property
     def requested(self) -> bool:

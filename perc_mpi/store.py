@@ -210,9 +210,18 @@ def read_ring_sums(f: h5py.File) -> list[np.ndarray]:
 
 def recorded_sweep(attrs: dict, source: str) -> SweepParams:
     """Return the sweep a file's root attributes record: its sweep JSON with the seed it
-    used (one drawn for a sweep without one)."""
-    text = attrs["sweep_json"]
-    return parse_sweep({**json.loads(text), "seed": int(attrs["sweep_seed"])}, text, source)
+    used (one drawn for a sweep without one).  Raises ParameterError if they are missing
+    or damaged."""
+    try:
+        text = attrs["sweep_json"]
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        return parse_sweep({**data, "seed": int(attrs["sweep_seed"])}, text, source)
+    except ParameterError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ParameterError(source, None, f"its recorded sweep is missing or damaged ({exc!r})") from None
 
 
 def read_snapshot(path: str | os.PathLike, record_dtype: np.dtype) -> Snapshot:

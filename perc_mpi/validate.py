@@ -22,6 +22,7 @@ from . import config, results
 from .cli import ArgumentParser, fail
 from .parameters import ParameterError
 from .plots import make_directory, save_figure
+from .report import to_stdout
 
 FRACTAL_DIMENSION = 91 / 48  # invasion percolation without trapping, 2-d
 P_C = 0.592746  # site percolation threshold, square lattice
@@ -132,13 +133,16 @@ def main(argv: list[str]) -> int:
         return fail(f"{path}: {exc}")
     d_off = figures["dimension"] - FRACTAL_DIMENSION
     pc_off = figures["steps"][-1] - P_C
-    print(f"mass dimension D = {figures['dimension']:.4f} ± {figures['dimension_error']:.4f} "
-          f"(91/48 = {FRACTAL_DIMENSION:.4f}, difference {d_off:+.4f}, tolerance {TOLERANCE_D})")
-    print(f"acceptance step at L = {figures['sizes'][-1]}: {figures['steps'][-1]:.4f} "
-          f"(p_c = {P_C}, difference {pc_off:+.4f}, tolerance {TOLERANCE_PC})")
+    with to_stdout():
+        print(f"mass dimension D = {figures['dimension']:.4f} ± {figures['dimension_error']:.4f} "
+              f"(91/48 = {FRACTAL_DIMENSION:.4f}, difference {d_off:+.4f}, tolerance {TOLERANCE_D})")
+        print(f"acceptance step at L = {figures['sizes'][-1]}: {figures['steps'][-1]:.4f} "
+              f"(p_c = {P_C}, difference {pc_off:+.4f}, tolerance {TOLERANCE_PC})")
     try:
         directory = make_directory(Path(args.output) if args.output else path.with_name(path.stem + "_validation"))
-        print(write_report(sweep, figures, directory))
+        written = write_report(sweep, figures, directory)
+        with to_stdout():
+            print(written)
     except ParameterError as exc:
         return fail(str(exc))
     except ImportError:

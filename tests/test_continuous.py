@@ -1,6 +1,8 @@
 """The continuous model: exact twin, laws, and the published values at small size."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -32,7 +34,7 @@ def test_continuous_depth_is_accepted_and_checked():
     assert perc_mpi.invade(9, 9, "continuous", 1).params.depth == config.CONTINUOUS
     with pytest.raises(ParameterError, match="continuous"):
         perc_mpi.invade(9, 9, "continuous", 1, engine="original")
-    with pytest.raises(ParameterError, match="integer or"):
+    with pytest.raises(ParameterError, match="expected an integer in 1..65535 or \"continuous\""):
         perc_mpi.invade(9, 9, "smooth", 1)
 
 
@@ -56,6 +58,12 @@ def test_small_sweep_shows_the_published_laws(tmp_path):
     assert abs(step - P_C) < 0.05
     proc = run_cli("validate", tmp_path / "val.h5", "-o", tmp_path / "report")
     assert "mass dimension D" in proc.stdout and (tmp_path / "report" / "acceptance.png").exists()
+    # A reader that leaves at once (`| head -1`): the same status, no traceback.
+    early = subprocess.Popen([sys.executable, "-m", "perc_mpi", "validate", str(tmp_path / "val.h5"), "-o",
+                              str(tmp_path / "report")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    early.stdout.close()
+    stderr = early.stderr.read()
+    assert early.wait(timeout=120) == proc.returncode and "Traceback" not in stderr, stderr
     radius, mass = sweep.mass_radius(2)
     assert mass[-1] == pytest.approx(sweep.summary["filled_mean"][2]) and np.all(np.diff(mass) >= 0)
 

@@ -3,6 +3,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 from conftest import run_cli
 from hypothesis import given, settings
@@ -32,7 +33,7 @@ BAD = [
     ({"size": [9, True]}, "'size'[1]: expected an integer"),
     ({"size": [2]}, "'size'[0]: expected an integer in 3.."),
     ({"size": [9, 9]}, "listed twice"),
-    ({"depth": [0]}, "'depth'[0]"),
+    ({"depth": [0]}, "'depth'[0]: expected an integer in 1..65535 or \"continuous\", got 0"),
     ({"depth": [70000]}, "in 1..65535"),
     ({"depth": "deep"}, "'depth': expected an integer"),
     ({"runs": 0}, "'runs'"),
@@ -124,6 +125,18 @@ def test_memory_check_knows_dense_runs_need_more():
         parse_sweep({**sparse, "depth": list(range(100, 131))}, "{}", "s.json", memory=memory)
 
 
+def test_memory_check_knows_the_original_engines_wide_grid_words():
+    from perc_mpi import config
+    from perc_mpi._original import grid_dtype
+
+    wide = config.ORIGINAL_WIDE_WORD_DEPTH
+    assert np.dtype(grid_dtype(wide - 1)).itemsize == 2 and np.dtype(grid_dtype(wide)).itemsize == 4
+    # the same filled share either side of it: the words alone make the difference
+    extra = run_memory(10001, 10001, wide, "original") - run_memory(10001, 10001, wide - 1, "original")
+    assert extra > 10001**2 * config.ORIGINAL_WIDE_WORD_BYTES * 0.99
+    assert run_memory(10001, 10001, wide, "fast") < run_memory(10001, 10001, wide, "original")
+
+
 BAD_OPTIONS = [
     (("--checkpoint", "0"), "--checkpoint"),
     (("--slice", "3/2"), "--slice"),
@@ -169,6 +182,13 @@ COMMAND_LINES = [
     (GOOD, lambda d: ["-o", _fifo(d), "--force"], {}, "output is not a regular file"),
     (GOOD, lambda d: ["-o", _link_loop(d), "--force"], {}, "cannot follow the output path"),
     (GOOD, lambda d: ["-o", d / "sweep.json", "--force"], {}, "output is the sweep file itself"),
+    # what no option mends is said first, not "output exists; use --force"
+    (GOOD, lambda d: ["-o", d], {}, "output is a directory"),
+    (GOOD, lambda d: ["-o", d / "sweep.json"], {}, "output is the sweep file itself"),
+    (SINGLE, lambda d: ["-o", d / "sweep.json"], {}, "that is the run's own JSON file"),
+    (SINGLE, lambda d: [d / "sweep.json"], {}, "that is the run's own JSON file"),
+    (GOOD, lambda d: ["--dry-run", "--ranks", "100000000000"], {}, "--ranks: expected 1..10000000"),
+    (GOOD, lambda d: ["--dry-run", "--slice", "0/99999999999999999999999"], {}, "expected COUNT <= 10000000"),
     (GOOD, lambda d: ["-o", "/proc/perc_mpi.h5"], {}, "cannot create a file in /proc"),
     ({**GOOD, "seed": None}, lambda d: ["--slice", "0/2"], {}, "--slice needs a fixed seed"),
     ({"size": [9], "depth": 2, "run": 2}, lambda d: [], {}, "there is no 'runs' key"),
@@ -193,6 +213,13 @@ def test_an_output_through_a_symlink_replaces_its_target(tmp_path):
     proc = run_cli(path, "-o", tmp_path / "link.h5", "--force")
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "link.h5").is_symlink() and (tmp_path / "target.h5").read_bytes()[:8] == b"\x89HDF\r\n\x1a\n"
+
+
+def test_readable_sizes_down_to_bytes():
+    from perc_mpi.parameters import readable_size
+
+    assert [readable_size(n) for n in (1, 2048, 5 * 2**20, 300 * 2**20, 3 * 2**30)] == [
+        "1 B", "2.0 KiB", "5.0 MiB", "300 MiB", "3.0 GiB"]
 
 
 @pytest.mark.parametrize("text, expected", [("4000000000", 4 * 10**9), ("4e9", 4 * 10**9), ("512M", 2**29),

@@ -90,6 +90,37 @@ def test_stop_signal_flushes_and_resumes(tmp_path, reference, stop):
     assert_same_results(read_h5(output), reference)
 
 
+def test_an_interrupted_slice_counts_its_own_jobs_left(tmp_path):
+    path, output = write_sweep(tmp_path), tmp_path / "sweep.h5"
+    proc = start_sweep(path, "--slice", "0/2")
+    while not output.exists() or jobs_done(output) == 0:
+        time.sleep(0.1)
+        assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 4, err
+    with h5py.File(output) as f:
+        status = f["runs/status"][()]
+    left = int(np.count_nonzero(status[0::2] != 1))  # slice 0/2: the even jobs
+    assert f"interrupted by SIGTERM; {left} jobs left in the slice." in err, err
+    assert "--slice 0/2 --checkpoint 0.3" in err  # the resume command keeps the options given
+
+
+def test_a_stop_during_the_last_job_leaves_a_complete_sweep(tmp_path):
+    path, output = tmp_path / "one.json", tmp_path / "one.h5"
+    path.write_text(json.dumps({"size": [5001], "depth": [2], "runs": 1, "seed": 3}))  # one job of seconds
+    proc = start_sweep(path, ranks=1)
+    said = ""
+    while "job to run" not in said:  # the line printed as the jobs start
+        said = proc.stderr.readline()
+        assert said or proc.poll() is None, proc.communicate()
+    time.sleep(0.3)  # into the job (1-2 s)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err  # not 4: nothing is left to resume (a batch script would requeue)
+    assert "interrupted" not in err and jobs_done(output) == 1
+
+
 def signal_twice(path, first, second):
     """Start a sweep, send ``first`` and ``second`` 20 ms apart once jobs are running;
     return (exit status, stderr)."""

@@ -106,6 +106,16 @@ def test_filtered_reaggregation_of_continuous_points(clusters_file):
     assert_subset_follows_the_definitions(results.open(clusters_file), runs_per_point=3)
 
 
+def test_a_subset_counts_only_its_own_failed_runs(sweep_file):
+    from perc_mpi.jobs import FAILED
+
+    sweep = results.open(sweep_file)
+    failing = np.flatnonzero(sweep.runs["point"] == 1)[-1]  # the last run of point 1 had failed
+    sweep.runs["status"][failing] = FAILED
+    assert sweep.summarize()["failed"].tolist() == [0, 1, 0, 0]
+    assert sweep.summarize(np.arange(len(sweep.runs)) != failing)["failed"].tolist() == [0, 0, 0, 0]
+
+
 def assert_subset_follows_the_definitions(sweep, runs_per_point):
     from naive import collect_density, estimate_density
 

@@ -162,3 +162,22 @@ def test_a_segment_that_finishes_no_job_is_not_requeued(slurm, tmp_path):
     assert "stop signal, checkpointing" in log and "stopped at once" in log, log
     assert "not resumed: no job finished" in log and "requeueing" not in log, log
     assert jobs_done(tmp_path / "sweep.h5") == 0
+
+
+@pytest.mark.parametrize("script, variable", [("sweep.sbatch", "OUTPUT"), ("array.sbatch", "PART")])
+def test_the_scripts_read_the_progress_of_a_file_locked_by_another_process(tmp_path, script, variable):
+    """On NFS/Lustre HDF5's own file locking fails; here another process's lock stands in
+    for it. The scripts' count must not read 0 (it would stop a sweep from resuming)."""
+    import fcntl
+
+    spec = {"size": [9], "depth": [2], "runs": 3, "seed": 1}
+    (tmp_path / "sweep.json").write_text(json.dumps(spec))
+    assert run_cli(tmp_path / "sweep.json").returncode == 0
+    text = (ROOT / "jobs" / script).read_text()
+    function = text[text.index("jobs_done() {"):]
+    function = function[: function.index("\n}\n") + 3]
+    with open(tmp_path / "sweep.h5", "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # what HDF5's locking takes (and fails on there)
+        out = subprocess.run(["bash", "-c", f"{function}\njobs_done"], capture_output=True, text=True,
+                             env={**os.environ, "PYTHON": sys.executable, variable: str(tmp_path / "sweep.h5")})
+    assert out.stdout.strip() == "3", out

@@ -89,6 +89,15 @@ def test_rectangular_and_engine_axes(tmp_path):
                                                                           ("9", "4", "fast")]
 
 
+def test_rows_of_square_and_rectangular_grids_sort_by_width_then_height(tmp_path):
+    path = write_sweep(tmp_path, width=[21, 41], height=[21, 31], depth=3, runs=1, seed=4)
+    proc = run_cli(path)
+    assert proc.returncode == 0, proc.stderr
+    rows = parse_csv(proc.stdout)
+    assert [(r["width"], r["height"], r["size"]) for r in rows] == [("21", "21", "21"), ("21", "31", ""),
+                                                                    ("41", "21", ""), ("41", "31", "")]
+
+
 def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, examples):
     proc = run_cli(examples / "sweep.json", "--dry-run", "--ranks", "4", "-o", tmp_path / "x.h5")
     assert proc.returncode == 0, proc.stderr
@@ -165,6 +174,35 @@ def test_slices_merge_to_the_single_run_and_refuse_overlap(tmp_path):
     assert run_cli(other, "--slice", "1/2", "-o", tmp_path / "other1.h5").returncode == 0
     mixed = run_cli("merge", tmp_path / "again.h5", tmp_path / "part0.h5", tmp_path / "other1.h5")
     assert mixed.returncode == 2 and "not a part of the same sweep (runs:" in mixed.stderr
+    directory = run_cli("merge", tmp_path, tmp_path / "part0.h5", tmp_path / "part1.h5")  # not "use --force"
+    assert directory.returncode == 2 and "output is a directory" in directory.stderr
+
+
+def test_a_merged_file_describes_the_merge(tmp_path):
+    import h5py
+
+    from perc_mpi import results
+
+    path = write_sweep(tmp_path, size=[9], depth=[3], runs=4, seed=8)
+    for i in range(2):
+        assert run_cli(path, "--slice", f"{i}/2", "-o", tmp_path / f"part{i}.h5").returncode == 0
+    assert run_cli("merge", tmp_path / "merged.h5", tmp_path / "part0.h5", tmp_path / "part1.h5").returncode == 0
+    merged, part = read_h5(tmp_path / "merged.h5")["attrs"], read_h5(tmp_path / "part1.h5")["attrs"]
+    assert "merge" in merged["command"] and "--slice" not in merged["command"]
+    assert merged["end_time"] >= part["end_time"] and merged["sessions"] == 2
+    assert np.isfinite(merged["overhead_seconds_per_job"])
+    with pytest.raises(ValueError, match="merged file"):
+        results.open(tmp_path / "merged.h5").rank_time()
+    results.open(tmp_path / "part1.h5").rank_time()  # a part's own timeline
+    # A part whose recorded sweep is damaged: one line, for merge and for --resume alike.
+    shutil.copy(tmp_path / "part1.h5", tmp_path / "damaged.h5")
+    with h5py.File(tmp_path / "damaged.h5", "r+") as f:
+        f.attrs["sweep_json"] = "[1, 2]"
+    proc = run_cli("merge", tmp_path / "again.h5", tmp_path / "part0.h5", tmp_path / "damaged.h5")
+    assert proc.returncode == 2 and "recorded sweep is missing or damaged" in proc.stderr, proc.stderr
+    proc = run_cli(path, "--slice", "1/2", "-o", tmp_path / "damaged.h5", "--resume")
+    assert proc.returncode == 2 and "recorded sweep is missing or damaged" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_a_part_resumed_from_the_sweep_written_differently_still_merges(tmp_path):

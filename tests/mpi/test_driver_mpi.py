@@ -274,3 +274,38 @@ def test_a_job_failing_in_its_measures_records_no_results(monkeypatch):
     outcome = jobs.run_job(job, rank=0)
     assert outcome.record["status"] == jobs.FAILED and "synthetic failure" in outcome.error
     assert outcome.record["filled"] == -1 and np.isnan(outcome.record["dimension"])
+
+
+@pytest.mark.mpi
+def test_a_request_is_answered_after_rank_0s_job_in_flight(mpi_tmp_path, monkeypatch, held_back_spec):
+    """Rank 0 answers between its own jobs: a rank that runs dry while rank 0 is in a job
+    waits for that job alone, not for the next one too."""
+    import h5py
+
+    comm, spec = MPI.COMM_WORLD, held_back_spec
+    slow_seconds = 0.5
+    if comm.rank == 0:  # rank 0's first two jobs are long; everything else is quick
+        real_run_job, slow = driver.run_job, [slow_seconds, slow_seconds]
+
+        def run_job(*args):
+            if slow:
+                time.sleep(slow.pop())
+            return real_run_job(*args)
+
+        monkeypatch.setattr(driver, "run_job", run_job)
+    path, output = mpi_tmp_path / "answer.json", mpi_tmp_path / "answer.h5"
+    if comm.rank == 0:
+        path.write_text(json.dumps(spec))
+    args = args_for(path, output)
+    args.checkpoint = 0.03  # the others send their results after every job, then ask for more
+    assert driver.run_sweep(comm, args, spec, json.dumps(spec), installed_stop()) == 0
+    with then_barrier(comm) as root:
+        if not root:
+            return
+        with h5py.File(output) as f:
+            rank, started, seconds = f["runs/rank"][()], f["runs/started"][()], f["runs/seconds"][()]
+        for other in range(1, comm.size):
+            mine = np.argsort(started[rank == other])
+            begin, end = started[rank == other][mine], (started + seconds)[rank == other][mine]
+            assert len(begin) > 1  # it ran held-back jobs after its own
+            assert np.max(begin[1:] - end[:-1]) < 1.5 * slow_seconds
