@@ -4,6 +4,7 @@ The stable entry point for one run is :func:`invade`; sweeps run from the comman
 (``mpirun -n N python -m perc_mpi sweep.json``).
 """
 
+import importlib
 import os
 
 # One process writes the output, by atomic rename: HDF5's file locking protects nothing
@@ -21,11 +22,19 @@ __all__ = ["InvasionResult", "invade", "__version__"]
 
 
 def __getattr__(name: str):
-    """Return :func:`invade` and :class:`InvasionResult` on first use: importing them
-    imports Numba (~0.5 s), which ``python -m perc_mpi`` does only once it knows what
-    the file asks for (a sweep installs its stop-signal handlers first)."""
-    if name in ("InvasionResult", "invade"):
-        from . import engine
-
-        return getattr(engine, name)
+    """Return :func:`invade`, :class:`InvasionResult` and the ``engine`` module on first
+    use: importing them imports Numba (~0.5 s), which ``python -m perc_mpi`` does only
+    once it knows what the file asks for (a sweep installs its stop-signal handlers
+    first)."""
+    if name in ("InvasionResult", "invade", "engine"):
+        # import_module, not "from . import engine": that asks this __getattr__ for "engine".
+        engine = importlib.import_module(".engine", __name__)
+        value = engine if name == "engine" else getattr(engine, name)
+        globals()[name] = value  # once: later lookups find it directly
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """Return the module's names, the lazily imported ones included."""
+    return sorted({*globals(), "InvasionResult", "invade"})

@@ -51,6 +51,10 @@ DENSE_FRACTION = 1 / 8
 # A stop signal repeated within this many seconds is one request delivered twice (SLURM's
 # scancel under mpirun reaches each rank through its job step and through mpiexec).
 STOP_REPEAT_SECONDS = 2.0
+# A rank about to call MPI_Abort waits this long after its last line: the launcher's
+# proxy forwards a rank's stderr from a pipe, and the abort can kill it before it has read
+# them (seen under load with the mpich wheel: a traceback cut after its first line).
+ABORT_PAUSE_SECONDS = 0.2
 PROGRESS_SECONDS = 10.0  # at most one progress line this often on long sweeps
 CLUSTER_COMPRESSION = 4  # zlib level of --save-clusters masks (HDF5 gzip filter level)
 

@@ -33,7 +33,7 @@ from mpi4py import MPI
 
 from . import __version__, config, report
 from .aggregate import RingSums, sorted_rows, summarize
-from .jobs import DONE, RECORD_DTYPE, progress, run_job
+from .jobs import DONE, PENDING, RECORD_DTYPE, progress, run_job
 from .parameters import ParameterError
 from .plan import RESERVE, Reserve, balance, job_cost, shares
 from .report import plural
@@ -66,6 +66,7 @@ def install_abort_hook(comm: MPI.Comm) -> None:
     def abort(kind, error, trace):
         previous(kind, error, trace)
         sys.stderr.flush()
+        time.sleep(config.ABORT_PAUSE_SECONDS)
         comm.Abort(config.EXIT_ERROR)
         os._exit(config.EXIT_ERROR)  # MPI_Abort may return (srun with the PyPI MPICH): end this rank anyway
 
@@ -77,10 +78,11 @@ def abort_at_once(comm: MPI.Comm, reason: str) -> NoReturn:
     is the last snapshot.  Each rank says so in one line, unless the first to abort
     ends it before."""
     if comm.size == 1:
-        print(f"perc_mpi: {reason}: stopped at once; the file is the last snapshot: --resume continues it",
-              file=sys.stderr, flush=True)
+        print(f"perc_mpi: {reason}: stopped at once; the output file, if written yet, is the last snapshot: "
+              "--resume continues it", file=sys.stderr, flush=True)
     else:
         print(f"perc_mpi: rank {comm.rank}: {reason}: stopped at once", file=sys.stderr, flush=True)
+        time.sleep(config.ABORT_PAUSE_SECONDS)
         comm.Abort(config.EXIT_INTERRUPTED)
     os._exit(config.EXIT_INTERRUPTED)  # MPI_Abort may return (srun with the PyPI MPICH)
 
@@ -112,6 +114,24 @@ def receive_quietly(comm: MPI.Comm, source: int, tag: int) -> Any:
 def quiet_barrier(comm: MPI.Comm) -> None:
     """A barrier that sleeps while it waits (see :func:`wait_quietly`)."""
     wait_quietly(comm.Ibarrier())
+
+
+def agreed_stop(comm: MPI.Comm, stop: StopRequest) -> int:
+    """Return the stop signal any rank has had (the largest number; 0: none), the same on
+    every rank: a barrier that sleeps while it waits."""
+    anyone = np.zeros(1, np.int64)
+    wait_quietly(comm.Iallreduce(np.array([stop.signal or 0], np.int64), anyone, op=MPI.MAX))
+    return int(anyone[0])
+
+
+def stopped_before_jobs(comm: MPI.Comm, start: Start | None, number: int) -> int:
+    """Return the interrupted status of a sweep stopped before its first job; rank 0
+    releases the output untouched (a --force output is not yet overwritten) and says so."""
+    if comm.rank == 0:
+        unlock_output(start.lock)
+        print(f"perc_mpi: interrupted by {signal.Signals(number).name} before the first job; nothing was "
+              f"written ({start.path} is as it was)", file=sys.stderr)
+    return config.EXIT_INTERRUPTED
 
 
 def decide(comm: MPI.Comm, decision: Callable[[], Any], shared: bool = True) -> Any:
@@ -392,6 +412,8 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str, s
                 print_plan(start, n_ranks)
         return config.EXIT_OK
 
+    if number := agreed_stop(comm, stop):  # a stop during the start-up: before any work
+        return stopped_before_jobs(comm, start, number)
     attrs = provenance(comm, start, started)
     # Every kernel and ring table the sweep needs, on every rank (any rank may be handed
     # any held-back job).  Rank 0 compiles (or loads) the kernels first, so that ranks
@@ -405,7 +427,8 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str, s
         warm_up(kinds, shapes)
     else:
         prime_numba()  # meanwhile: no cache file written, so no race
-    quiet_barrier(comm)
+    if number := agreed_stop(comm, stop):  # again: compiling the kernels can take seconds
+        return stopped_before_jobs(comm, start, number)
     my_jobs = comm.scatter(shares(start.todo, start.ranks, comm.size) if comm.rank == 0 else None, root=0)
     inbox = reserve = None
     if comm.rank == 0:
@@ -430,14 +453,14 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str, s
         inbox.wait_all()
     quiet_barrier(comm)
     loop_seconds = comm.reduce(loop_seconds, op=MPI.SUM, root=0)
-    interrupted = comm.allreduce(stop.signal or 0, op=MPI.MAX)
+    interrupted = agreed_stop(comm, stop)
+    stop.ignore()  # decided: the last snapshot and the exit status are not to be cut short now
     status = None
     if comm.rank == 0:
         clock["reduced"] = time.monotonic()
         status = finish(args, inbox, loop_seconds, clock, interrupted)
     quiet_barrier(comm)
     status = comm.bcast(status, root=0)
-    stop.ignore()
     return status
 
 
@@ -452,16 +475,17 @@ def finish(args: argparse.Namespace, inbox: Inbox, loop_seconds: float, clock: d
     done, failed = inbox.attrs["jobs_done"], inbox.attrs["jobs_failed"]
     setup, jobs, write = (clock["jobs"] - clock["start"], clock["reduced"] - clock["jobs"],
                           time.monotonic() - clock["reduced"])
-    in_scope = runs["status"][start.scope]
-    left = int(np.count_nonzero(in_scope != DONE))  # of this file's slice
-    of_slice = f" ({len(in_scope) - left}/{len(in_scope)} of slice {start.slice_text})" if start.slice_text else ""
+    in_scope = runs["status"][start.scope]  # this file's slice
+    pending = int(np.count_nonzero(in_scope == PENDING))
+    of_slice = (f" ({np.count_nonzero(in_scope == DONE)}/{len(in_scope)} of slice {start.slice_text})"
+                if start.slice_text else "")
     print(f"perc_mpi: {done}/{len(runs)} jobs done{of_slice}, {failed} failed, results in {start.path}\n"
           f"perc_mpi: timing: setup {setup:.2f} s, jobs {jobs:.2f} s, write {write:.2f} s; " +
           (f"driver overhead {1e6 * inbox.attrs['overhead_seconds_per_job']:.0f} us/job" if inbox.finished
            else "no jobs run"), file=sys.stderr)
     status = config.EXIT_OK
-    if interrupted and left:  # (a stop during the last jobs changes nothing: the sweep is complete)
-        print(f"perc_mpi: interrupted by {signal.Signals(interrupted).name}; {plural(left, 'job')} left"
+    if interrupted and pending:  # (a stop during the last jobs changes nothing: every job has run)
+        print(f"perc_mpi: interrupted by {signal.Signals(interrupted).name}; {plural(pending, 'job')} left"
               f"{' in the slice' if start.slice_text else ''}. "
               f"Resume with: {resume_command(args, start.path, inbox.comm.size)}", file=sys.stderr)
         status = config.EXIT_INTERRUPTED
@@ -484,4 +508,7 @@ def main(args: argparse.Namespace, data: dict, text: str, stop: StopRequest) -> 
     comm = MPI.COMM_WORLD
     install_abort_hook(comm)
     stop.at_once = partial(abort_at_once, comm)
-    return run_sweep(comm, args, data, text, stop)
+    try:
+        return run_sweep(comm, args, data, text, stop)
+    finally:
+        stop.ignore()  # (already, after the jobs) the process is ending with its status

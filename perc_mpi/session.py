@@ -210,5 +210,5 @@ def resume_command(args: argparse.Namespace, path: Path, size: int) -> str:
     if args.slice:
         words += ["--slice", args.slice]
     if args.checkpoint != config.CHECKPOINT_SECONDS:
-        words += ["--checkpoint", f"{args.checkpoint:g}"]
+        words += ["--checkpoint", repr(args.checkpoint)]  # every digit given
     return shlex.join(words)

@@ -3,6 +3,7 @@ readable file, and resume to exactly the numbers of an uninterrupted sweep."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -115,23 +116,26 @@ def test_a_stop_during_the_last_job_leaves_a_complete_sweep(tmp_path):
         said = proc.stderr.readline()
         assert said or proc.poll() is None, proc.communicate()
     time.sleep(0.3)  # into the job (1-2 s)
+    sent = time.time()
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err  # not 4: nothing is left to resume (a batch script would requeue)
     assert "interrupted" not in err and jobs_done(output) == 1
+    with h5py.File(output) as f:
+        started, seconds = f["runs/started"][0], f["runs/seconds"][0]
+    assert started < sent < started + seconds  # the signal came while the job ran
 
 
 def signal_twice(path, first, second):
-    """Start a sweep, send ``first`` and ``second`` 20 ms apart once jobs are running;
-    return (exit status, stderr)."""
+    """Start a sweep, send ``first`` and ``second`` once jobs are running; return (exit
+    status, stderr)."""
     output = path.with_suffix(".h5")
     proc = start_sweep(path)
     while not output.exists() or jobs_done(output) == 0:
         time.sleep(0.1)
         assert proc.poll() is None, proc.communicate()
     proc.send_signal(first)
-    time.sleep(0.02)
-    proc.send_signal(second)
+    proc.send_signal(second)  # at once: however quick the clean stop, it is still under way
     _, err = proc.communicate(timeout=60)
     return proc.returncode, err
 
@@ -140,8 +144,8 @@ def test_a_second_stop_signal_stops_at_once_and_the_file_resumes(tmp_path, refer
     path, output = write_sweep(tmp_path), tmp_path / "sweep.h5"
     status, err = signal_twice(path, signal.SIGTERM, signal.SIGINT)
     assert status == 4, err
-    assert "second stop signal (SIGINT): stopped at once" in err
-    assert "Traceback" not in err
+    assert re.search(r"second stop signal \(SIG(INT|TERM)\): stopped at once", err), err  # either may come first
+    assert "Traceback" not in err and "Exception ignored" not in err
     jobs_done(output)  # the last snapshot stands, whatever the abort interrupted
     proc = run_cli(path, "--resume", mpi=2)
     assert proc.returncode == 0, proc.stderr
@@ -194,9 +198,12 @@ print(sorted(seen.items()))
     assert set(seen.values()) == {"StopRequest._handle"}, seen
 
 
-def test_a_stop_signal_during_start_up_is_a_clean_stop(tmp_path):
-    path = write_sweep(tmp_path)
-    proc = start_sweep(path)
+def test_a_stop_signal_during_start_up_writes_nothing(tmp_path):
+    path, output = tmp_path / "small.json", tmp_path / "small.h5"
+    path.write_text(json.dumps({"size": [31], "depth": [2], "runs": 4, "seed": 2}))
+    assert run_cli(path).returncode == 0 and jobs_done(output) == 4
+    before = output.read_bytes()
+    proc = start_sweep(path, "--force")  # would overwrite the finished file
     deadline = time.monotonic() + 60
     while True:  # every rank has its handlers, and is still importing or setting up
         ranks = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc"))) if rank_of(pid, path) is not None]
@@ -204,12 +211,11 @@ def test_a_stop_signal_during_start_up_is_a_clean_stop(tmp_path):
             break
         assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
         time.sleep(0.005)
-    assert not (tmp_path / "sweep.h5").exists()  # no job has run yet
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 4, err
-    assert "interrupted by SIGTERM" in err and "--resume" in err and "Traceback" not in err
-    assert jobs_done(tmp_path / "sweep.h5") == 0
+    assert "interrupted by SIGTERM before the first job; nothing was written" in err and "Traceback" not in err
+    assert output.read_bytes() == before
 
 
 def test_dead_rank_ends_the_job_and_the_file_resumes(tmp_path, reference):

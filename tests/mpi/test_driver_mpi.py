@@ -309,3 +309,20 @@ def test_a_request_is_answered_after_rank_0s_job_in_flight(mpi_tmp_path, monkeyp
             begin, end = started[rank == other][mine], (started + seconds)[rank == other][mine]
             assert len(begin) > 1  # it ran held-back jobs after its own
             assert np.max(begin[1:] - end[:-1]) < 1.5 * slow_seconds
+
+
+@pytest.mark.mpi
+def test_a_stop_after_the_last_job_keeps_the_status_of_the_failures(mpi_tmp_path, monkeypatch):
+    comm = MPI.COMM_WORLD
+    fail_job(monkeypatch, 4)
+    real_next = driver.JobFeed.next
+
+    def next_then_stop(feed):
+        job = real_next(feed)
+        if job is None and not feed.stop.requested:  # every job of this rank has run: a stop now
+            os.kill(os.getpid(), signal.SIGUSR1)
+        return job
+
+    monkeypatch.setattr(driver.JobFeed, "next", next_then_stop)
+    status, _ = sweep(comm, mpi_tmp_path, "late", SPEC)
+    assert status == config.EXIT_JOBS_FAILED  # not 4: no job is left to run, one failed
