@@ -33,7 +33,7 @@ from mpi4py import MPI
 
 from . import __version__, config, report
 from .aggregate import RingSums, sorted_rows, summarize
-from .jobs import DONE, PENDING, RECORD_DTYPE, progress, run_job
+from .jobs import DONE, RECORD_DTYPE, progress, run_job
 from .parameters import ParameterError
 from .plan import RESERVE, Reserve, balance, job_cost, shares
 from .report import plural
@@ -119,19 +119,23 @@ def quiet_barrier(comm: MPI.Comm) -> None:
 def agreed_stop(comm: MPI.Comm, stop: StopRequest) -> int:
     """Return the stop signal any rank has had (the largest number; 0: none), the same on
     every rank: a barrier that sleeps while it waits."""
-    anyone = np.zeros(1, np.int64)
-    wait_quietly(comm.Iallreduce(np.array([stop.signal or 0], np.int64), anyone, op=MPI.MAX))
+    mine = np.array([stop.signal or 0], np.int64)  # alive until the wait ends: MPI may read it late
+    anyone = np.zeros_like(mine)
+    wait_quietly(comm.Iallreduce(mine, anyone, op=MPI.MAX))
     return int(anyone[0])
 
 
 def stopped_before_jobs(comm: MPI.Comm, start: Start | None, number: int) -> int:
-    """Return the interrupted status of a sweep stopped before its first job; rank 0
-    releases the output untouched (a --force output is not yet overwritten) and says so."""
+    """Return the status of a sweep stopped before its first job (interrupted, or 0 if it
+    had no job left), the same on every rank; rank 0 releases the output untouched (a
+    --force output is not yet overwritten) and says so."""
+    status = None
     if comm.rank == 0:
         unlock_output(start.lock)
         print(f"perc_mpi: interrupted by {signal.Signals(number).name} before the first job; nothing was "
               f"written ({start.path} is as it was)", file=sys.stderr)
-    return config.EXIT_INTERRUPTED
+        status = config.EXIT_INTERRUPTED if len(start.todo) else config.EXIT_OK
+    return comm.bcast(status, root=0)
 
 
 def decide(comm: MPI.Comm, decision: Callable[[], Any], shared: bool = True) -> Any:
@@ -192,6 +196,7 @@ class Inbox:
         self.cost[start.todo["job"]] = job_cost(start.todo)
         self.work_total, self.work_done = float(self.cost.sum()), 0.0
         self.started = self.last_report = self.last_snapshot = time.monotonic()
+        self.written = False  # whether this session has written a snapshot yet
 
     def take(self, records: np.ndarray, failures: dict[int, str], deltas: dict[int, np.ndarray],
              clusters: dict[int, bytes]) -> None:
@@ -227,7 +232,7 @@ class Inbox:
         ring_sums = [self.rings.of(i) for i in range(len(plan.points))]
         write_snapshot(self.start.path, self.attrs, self.runs, summary, density, ring_sums, plan.points,
                        self.failures, self.clusters)
-        self.last_snapshot = time.monotonic()
+        self.last_snapshot, self.written = time.monotonic(), True
         return summary
 
     def _receive(self, source: int) -> None:
@@ -438,7 +443,8 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str, s
         reserve = Reserve(start.todo[start.ranks == RESERVE], comm.size)
         partial_path(start.path).unlink(missing_ok=True)  # a snapshot a killed writer left half done
         inbox = Inbox(comm, start, attrs, config.SNAPSHOT_FRACTION * args.checkpoint, reserve, stop)
-        inbox.snapshot()  # the file exists, readable, from the first second on
+        if not stop.requested:  # (stopped now: the output stays as it was, see finish)
+            inbox.snapshot()  # the file exists, readable, from the first second on
         _, imbalance = balance(start.todo, start.ranks, comm.size)
         print(f"perc_mpi: {len(start.todo)} of {plural(len(start.plan.jobs), 'job')} to run, "
               f"{plural(len(start.plan.points), 'point')}, {plural(comm.size, 'rank')} ({len(reserve)} held back "
@@ -471,15 +477,22 @@ def finish(args: argparse.Namespace, inbox: Inbox, loop_seconds: float, clock: d
     """Rank 0: write the final snapshot; print the outcome (jobs done, timing, failures
     or how to resume) on stderr, then the CSV on stdout; return the exit status."""
     start, runs = inbox.start, inbox.runs
-    if inbox.finished:  # else (nothing ran) the figure of the session that ran the jobs stands
-        inbox.attrs["overhead_seconds_per_job"] = max(loop_seconds - inbox.job_seconds, 0.0) / inbox.finished
-    summary = inbox.snapshot()
+    left = len(start.todo) - inbox.finished  # this session's jobs not run (earlier failures included)
+    # Stopped before any job finished: nothing to add, and the output (a --force one
+    # too) stays as it was.
+    untouched = bool(interrupted and left and not inbox.finished)
+    if untouched:
+        summary = None
+        inbox.attrs.update(progress(runs, start.scope))
+    else:
+        if inbox.finished:  # else (nothing ran) the figure of the session that ran the jobs stands
+            inbox.attrs["overhead_seconds_per_job"] = max(loop_seconds - inbox.job_seconds, 0.0) / inbox.finished
+        summary = inbox.snapshot()
     unlock_output(start.lock)
     done, failed = inbox.attrs["jobs_done"], inbox.attrs["jobs_failed"]
     setup, jobs, write = (clock["jobs"] - clock["start"], clock["reduced"] - clock["jobs"],
                           time.monotonic() - clock["reduced"])
     in_scope = runs["status"][start.scope]  # this file's slice
-    pending = int(np.count_nonzero(in_scope == PENDING))
     of_slice = (f" ({np.count_nonzero(in_scope == DONE)}/{len(in_scope)} of slice {start.slice_text})"
                 if start.slice_text else "")
     print(f"perc_mpi: {done}/{len(runs)} jobs done{of_slice}, {failed} failed, results in {start.path}\n"
@@ -487,9 +500,10 @@ def finish(args: argparse.Namespace, inbox: Inbox, loop_seconds: float, clock: d
           (f"driver overhead {1e6 * inbox.attrs['overhead_seconds_per_job']:.0f} us/job" if inbox.finished
            else "no jobs run"), file=sys.stderr)
     status = config.EXIT_OK
-    if interrupted and pending:  # (a stop during the last jobs changes nothing: every job has run)
-        print(f"perc_mpi: interrupted by {signal.Signals(interrupted).name}; {plural(pending, 'job')} left"
-              f"{' in the slice' if start.slice_text else ''}. "
+    if interrupted and left:  # (a stop during the last jobs changes nothing: every job has run)
+        print(f"perc_mpi: interrupted by {signal.Signals(interrupted).name}; {plural(left, 'job')} left"
+              f"{' in the slice' if start.slice_text else ''}"
+              f"{' (nothing was written)' if untouched and not inbox.written else ''}. "
               f"Resume with: {resume_command(args, start.path, inbox.comm.size)}", file=sys.stderr)
         status = config.EXIT_INTERRUPTED
     elif failed:
@@ -500,8 +514,9 @@ def finish(args: argparse.Namespace, inbox: Inbox, loop_seconds: float, clock: d
     # The outcome first: under mpirun, a reader that leaves the CSV early (`| head`) ends
     # mpiexec itself (SIGPIPE, status 141) and would take these lines with it.
     sys.stderr.flush()
-    with report.to_stdout():
-        report.write_summary_csv(sys.stdout, sorted_rows(summary))
+    if summary is not None:
+        with report.to_stdout():
+            report.write_summary_csv(sys.stdout, sorted_rows(summary))
     return status
 
 

@@ -332,3 +332,24 @@ def test_a_stop_after_the_last_job_keeps_the_status_of_the_failures(mpi_tmp_path
     monkeypatch.setattr(driver.JobFeed, "next", next_then_stop)
     status, _ = sweep(comm, mpi_tmp_path, "late", SPEC)
     assert status == config.EXIT_JOBS_FAILED  # not 4: no job is left to run, one failed
+
+
+@pytest.mark.mpi
+def test_a_stop_before_the_failed_jobs_are_retried_leaves_them_to_resume(mpi_tmp_path, monkeypatch):
+    comm = MPI.COMM_WORLD
+    real_run = fail_job(monkeypatch, 7)
+    status, output = sweep(comm, mpi_tmp_path, "again")
+    assert status == config.EXIT_JOBS_FAILED
+    monkeypatch.setattr(jobs.engine, "run", real_run)
+    real_next = driver.JobFeed.next
+
+    def stop_then_next(feed):
+        if not feed.stop.requested:  # before this rank's first job of the resumed session
+            os.kill(os.getpid(), signal.SIGUSR1)
+        return real_next(feed)
+
+    monkeypatch.setattr(driver.JobFeed, "next", stop_then_next)
+    args = args_for(mpi_tmp_path / "again.json", output)
+    args.resume = True
+    # The failed job is left to run: interrupted (a batch script requeues), not "failed".
+    assert driver.run_sweep(comm, args, SPEC, json.dumps(SPEC), installed_stop()) == config.EXIT_INTERRUPTED
