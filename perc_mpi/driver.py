@@ -66,11 +66,18 @@ def install_abort_hook(comm: MPI.Comm) -> None:
     def abort(kind, error, trace):
         previous(kind, error, trace)
         sys.stderr.flush()
-        time.sleep(config.ABORT_PAUSE_SECONDS)
-        comm.Abort(config.EXIT_ERROR)
-        os._exit(config.EXIT_ERROR)  # MPI_Abort may return (srun with the PyPI MPICH): end this rank anyway
+        end_every_rank(comm, config.EXIT_ERROR)
 
     sys.excepthook = abort
+
+
+def end_every_rank(comm: MPI.Comm, code: int) -> NoReturn:
+    """End every rank of ``comm`` now with status ``code`` (MPI_Abort), once this rank's
+    last lines have had time to reach the launcher (config.ABORT_PAUSE_SECONDS)."""
+    if comm.size > 1:
+        time.sleep(config.ABORT_PAUSE_SECONDS)
+        comm.Abort(code)
+    os._exit(code)  # MPI_Abort may return (srun with the PyPI MPICH): end this rank anyway
 
 
 def abort_at_once(comm: MPI.Comm, reason: str) -> NoReturn:
@@ -82,9 +89,8 @@ def abort_at_once(comm: MPI.Comm, reason: str) -> NoReturn:
               "--resume continues it", file=sys.stderr, flush=True)
     else:
         print(f"perc_mpi: rank {comm.rank}: {reason}: stopped at once", file=sys.stderr, flush=True)
-        time.sleep(config.ABORT_PAUSE_SECONDS)
-        comm.Abort(config.EXIT_INTERRUPTED)
-    os._exit(config.EXIT_INTERRUPTED)  # MPI_Abort may return (srun with the PyPI MPICH)
+    end_every_rank(comm, config.EXIT_INTERRUPTED)
+
 
 def sleep_until(ready: Callable[[], bool]) -> None:
     """Return once ``ready()`` is true, sleeping between calls (POLL_MIN_SECONDS doubling
@@ -469,8 +475,7 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str, s
         clock["reduced"] = time.monotonic()
         status = finish(args, inbox, loop_seconds, clock, interrupted)
     quiet_barrier(comm)
-    status = comm.bcast(status, root=0)
-    return status
+    return comm.bcast(status, root=0)
 
 
 def finish(args: argparse.Namespace, inbox: Inbox, loop_seconds: float, clock: dict, interrupted: int) -> int:

@@ -159,10 +159,11 @@ def _depth(source: str, field: str, value: Any) -> int:
     """Return an integer depth, or config.CONTINUOUS for "continuous"."""
     if value == "continuous":
         return config.CONTINUOUS
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= value <= config.MAX_DEPTH:
+    try:
+        return _integer(source, field, value, 1, config.MAX_DEPTH)
+    except ParameterError:  # the same refusal, naming the other form a depth may take
         raise ParameterError(source, field, f"expected an integer in 1..{config.MAX_DEPTH} or \"continuous\", "
-                             f"got {value!r}")
-    return int(value)
+                             f"got {value!r}") from None
 
 
 def _check_model(source: str, depths, engines) -> None:
