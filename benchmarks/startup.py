@@ -69,11 +69,13 @@ def launch(ranks: int) -> list[list[float]]:
 
 def main() -> None:
     """Print the start-up table for the rank counts asked."""
+    from perc_mpi.bench import positive, rank_list  # here, not at the top: the children time their imports
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ranks", default="1,16", help="comma-separated rank counts (default 1,16)")
-    parser.add_argument("--reps", type=int, default=3, help="repetitions per rank count (default 3)")
+    parser.add_argument("--ranks", type=rank_list, default=[1, 16], help="comma-separated rank counts (default 1,16)")
+    parser.add_argument("--reps", type=positive, default=3, help="repetitions per rank count (default 3)")
     args = parser.parse_args()
-    counts = [int(n) for n in args.ranks.split(",")]
+    counts = args.ranks
     subprocess.run([sys.executable, "-c", "from perc_mpi import engine; from perc_mpi.parameters import RunParams\n"
                     + "".join(f"engine.run(RunParams(5, 5, {d}, 0, {n!r}))\n" for n, d in KINDS)], check=True)
     launches: dict[int, list[list[list[float]]]] = {n: [] for n in counts}

@@ -52,9 +52,12 @@ class RingSums:
     continuous model, the acceptance bins, see :func:`sums_length`); all points back to
     back, int64."""
 
-    def __init__(self, points: np.ndarray):
+    def __init__(self, points: np.ndarray, taken_back: list[np.ndarray] | None = None):
+        """Start from zero, or from a resumed file's per-point sums ``taken_back``."""
         self.offsets = profile_offsets(points)
         self.sums = np.zeros(self.offsets[-1], np.int64)
+        if taken_back:
+            self.sums[:] = np.concatenate(taken_back)
 
     def of(self, point: int) -> np.ndarray:
         """Return the (writable) sums of one point."""
@@ -84,9 +87,13 @@ def summarize(points: np.ndarray, runs: np.ndarray,
     summary["failed"] = np.bincount(runs["point"][runs["status"] == FAILED], minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):  # points with no finished run: NaN
         mean = per_point(done["dimension"]) / count
-        variance = (per_point(done["dimension"] ** 2) - count * mean**2) / (count - 1)
+        # Two passes (deviations from the mean, then their squares): the one-pass
+        # sum(x^2) - n mean^2 cancels when the spread is small (7 equal dimensions gave
+        # 6.5e-9, not 0; 1e6 runs with sd 0.001, a relative error of 1e-8).
+        deviation = done["dimension"] - mean[done["point"]]
+        variance = per_point(deviation**2) / (count - 1)
         summary["dimension"] = mean
-        summary["dimension_stderr"] = np.where(count > 1, np.sqrt(np.maximum(variance, 0.0) / count), np.nan)
+        summary["dimension_stderr"] = np.where(count > 1, np.sqrt(variance / count), np.nan)
         summary["filled_mean"] = per_point(done["filled"].astype(np.float64)) / count
         summary["seconds_mean"] = per_point(done["seconds"]) / count
     density = [mean_profile(point, rings.of(i), count[i]) for i, point in enumerate(points)]

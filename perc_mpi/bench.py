@@ -324,12 +324,19 @@ def scaling_part(args: argparse.Namespace) -> None:
     replay_table(timed, [2, 16, 64])
 
 
-def _rank_list(text: str) -> list[int]:
-    """Return the rank counts of a comma-separated list such as ``1,2,4``."""
+def rank_list(text: str) -> list[int]:
+    """Return the rank counts of a comma-separated list such as ``1,2,4`` (argparse type)."""
     counts = [int(part) for part in text.split(",")]
     if not counts or min(counts) < 1:
         raise argparse.ArgumentTypeError(f"rank counts must be positive integers: {text!r}")
     return counts
+
+
+def positive(text: str) -> int:
+    """Return a count of at least 1 (argparse type)."""
+    if int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
+    return int(text)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -337,11 +344,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m perc_mpi.bench",
                                      description="Measure and print the performance table of the README.")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
-    parser.add_argument("--reps", type=int, default=5, help="repetitions per figure (median; default 5)")
+    parser.add_argument("--reps", type=positive, default=5, help="repetitions per figure (median; default 5)")
     parser.add_argument("--c-reference", metavar="PATH", help="compiled ref_bucket.c to compare with")
-    parser.add_argument("--ranks", type=_rank_list, default=[1, 2], metavar="N,N,...",
+    parser.add_argument("--ranks", type=rank_list, default=[1, 2], metavar="N,N,...",
                         help="rank counts of the strong-scaling table, the first the baseline (default 1,2)")
-    parser.add_argument("--scaling-runs", type=int, default=240, metavar="RUNS",
+    parser.add_argument("--scaling-runs", type=positive, default=240, metavar="RUNS",
                         help="runs per point of the strong-scaling sweep (6 points; default 240)")
     parser.add_argument("--scaling-only", action="store_true", help="print only the strong-scaling tables")
     args = parser.parse_args(argv)

@@ -19,6 +19,7 @@ import signal
 import socket
 import sys
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -49,26 +50,11 @@ from .session import (
     warm_up,
 )
 from .stop import StopRequest
-from .store import partial_path, unlock_output, write_snapshot
+from .store import WriteError, partial_path, unlock_output, write_snapshot
 
 TAG_RESULTS = 11
 TAG_REQUEST = 12  # a rank that runs dry asks rank 0 for more jobs
 TAG_JOBS = 13  # rank 0's answer: a chunk of held-back jobs (empty: there are none left)
-
-
-def install_abort_hook(comm: MPI.Comm) -> None:
-    """Make an uncaught exception on any rank print its traceback and abort every rank
-    (plain Python would exit this rank only and leave the others blocked forever)."""
-    if comm.size == 1:
-        return
-    previous = sys.excepthook
-
-    def abort(kind, error, trace):
-        previous(kind, error, trace)
-        sys.stderr.flush()
-        end_every_rank(comm, config.EXIT_ERROR)
-
-    sys.excepthook = abort
 
 
 def end_every_rank(comm: MPI.Comm, code: int) -> NoReturn:
@@ -144,6 +130,21 @@ def stopped_before_jobs(comm: MPI.Comm, start: Start | None, number: int) -> int
     return comm.bcast(status, root=0)
 
 
+def nothing_left(comm: MPI.Comm, start: Start | None) -> int:
+    """Return the status of a resumed sweep whose jobs are all done (0), the same on every
+    rank; rank 0 leaves the file as it was -- its attributes still describe the session
+    that ran the jobs -- and prints the outcome and the CSV from it."""
+    if comm.rank == 0:
+        unlock_output(start.lock)
+        summary, _ = summarize(start.plan.points, start.runs, RingSums(start.plan.points, start.ring_sums))
+        jobs = f"{len(start.plan.jobs)} jobs" + (f" of slice {start.slice_text}" if start.slice_text else "")
+        print(f"perc_mpi: nothing to run: every one of the {jobs} in {start.path} is done; the file is left "
+              "as it was", file=sys.stderr, flush=True)
+        with report.to_stdout():
+            report.write_summary_csv(sys.stdout, sorted_rows(summary))
+    return config.EXIT_OK
+
+
 def decide(comm: MPI.Comm, decision: Callable[[], Any], shared: bool = True) -> Any:
     """Run ``decision()`` on rank 0 and return its value on every rank or, with
     ``shared=False``, on rank 0 only (None elsewhere: a large value the others do not
@@ -190,9 +191,7 @@ class Inbox:
         self.answers: list[MPI.Request] = []
         self.runs, self.failures = start.runs, dict(start.failures)
         self.clusters = start.clusters
-        self.rings = RingSums(start.plan.points)
-        if start.ring_sums is not None:
-            self.rings.sums[:] = np.concatenate(start.ring_sums) if start.ring_sums else 0
+        self.rings = RingSums(start.plan.points, start.ring_sums)
         self.snapshot_seconds = snapshot_seconds
         self.done_ranks = self.finished = 0
         self.job_seconds = 0.0  # of the jobs finished in this session
@@ -236,8 +235,13 @@ class Inbox:
         self.attrs.update(progress(self.runs, self.start.scope),  # complete: of this file's slice
                           end_time=datetime.now(timezone.utc).isoformat(timespec="seconds"))
         ring_sums = [self.rings.of(i) for i in range(len(plan.points))]
-        write_snapshot(self.start.path, self.attrs, self.runs, summary, density, ring_sums, plan.points,
-                       self.failures, self.clusters)
+        try:
+            write_snapshot(self.start.path, self.attrs, self.runs, summary, density, ring_sums, plan.points,
+                           self.failures, self.clusters)
+        except WriteError as exc:  # a full disk, a lost mount: no traceback, a bug it is not
+            print(f"perc_mpi: error: {exc}. The file is as its last complete write left it; once the cause "
+                  "is fixed, --resume continues it", file=sys.stderr, flush=True)
+            end_every_rank(self.comm, config.EXIT_ERROR)
         self.last_snapshot, self.written = time.monotonic(), True
         return summary
 
@@ -426,6 +430,8 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str, s
                 print_plan(start, n_ranks)
         return config.EXIT_OK
 
+    if comm.bcast(not len(start.todo) if comm.rank == 0 else None, root=0):  # a finished file --resumed
+        return nothing_left(comm, start)
     if number := agreed_stop(comm, stop):  # a stop during the start-up: before any work
         return stopped_before_jobs(comm, start, number)
     attrs = provenance(comm, start, started)
@@ -529,9 +535,21 @@ def main(args: argparse.Namespace, data: dict, text: str, stop: StopRequest) -> 
     """Run a sweep under MPI (``COMM_WORLD``) with the installed ``stop``; return the exit
     status."""
     comm = MPI.COMM_WORLD
-    install_abort_hook(comm)
     stop.at_once = partial(abort_at_once, comm)
     try:
         return run_sweep(comm, args, data, text, stop)
+    except BaseException as exc:
+        # Python would end this rank alone (an exception, or sys.exit()) and leave the
+        # others waiting for it for ever: end every rank.  Not from sys.excepthook:
+        # h5py calls it for errors it then ignores (a failed close in a deallocation),
+        # and it never runs for SystemExit.
+        if comm.size > 1:
+            if isinstance(exc, SystemExit):
+                print(f"perc_mpi: rank {comm.rank}: exit({exc.code!r}) in the middle of the sweep", file=sys.stderr)
+            else:
+                traceback.print_exc()
+            sys.stderr.flush()
+            end_every_rank(comm, config.EXIT_ERROR)
+        raise
     finally:
         stop.ignore()  # (already, after the jobs) the process is ending with its status

@@ -101,7 +101,8 @@ def run_job(job: np.void, rank: int, save_cluster: bool = False) -> JobOutcome:
         cluster = pack_cluster(result.filled) if save_cluster else None
         # Only now: a job failing after the run keeps the pending record's -1 and NaN.
         record["filled"], record["dimension"], record["status"], error = result.n_filled, dimension, DONE, None
-    except Exception:  # noqa: BLE001 -- recorded with its traceback, reported by rank 0
+    except (Exception, SystemExit):  # noqa: BLE001 -- recorded with its traceback, reported by rank 0
+        # (SystemExit too: a library's sys.exit() would otherwise end this rank alone.)
         record["status"], rings, cluster = FAILED, None, None
         error = f"job {int(job['job'])} on rank {rank} ({socket.gethostname()}):\n{traceback.format_exc()}"
     record["seconds"] = time.perf_counter() - start

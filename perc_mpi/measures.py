@@ -109,7 +109,13 @@ def ring_counts(width: int, height: int, fill_x: np.ndarray, fill_y: np.ndarray,
     offset *= ring_of.shape[1]
     dy = fill_y - height // 2
     offset += np.abs(dy, out=dy)
-    return np.bincount(np.take(ring_of.ravel(), offset), minlength=len(r2))  # take: 0-20% faster than []
+    # take, not []: 0-20% faster.  mode="wrap" skips the bounds check ("raise" mode's
+    # slower loop; measured 10-15% of this function): in-range coordinates give in-range
+    # indices, and "raise" never caught all bad ones (a |dy| past the table's last
+    # column lands in the next row).  The ring indices go into dy's memory when the
+    # dtypes allow (int32 coordinates): one fresh array less.
+    rings_hit = np.take(ring_of.ravel(), offset, mode="wrap", out=dy if dy.dtype == ring_of.dtype else None)
+    return np.bincount(rings_hit, minlength=len(r2))
 
 
 def _signed_wide(coordinates: np.ndarray) -> np.ndarray:

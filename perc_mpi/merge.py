@@ -22,7 +22,15 @@ from .parameters import ParameterError, sweep_differences
 from .plan import build_plan
 from .report import plural, to_stdout, write_summary_csv
 from .session import command_line
-from .store import lock_output, read_snapshot, recorded_sweep, snapshot_target, unlock_output, write_snapshot
+from .store import (
+    WriteError,
+    lock_output,
+    read_snapshot,
+    recorded_sweep,
+    snapshot_target,
+    unlock_output,
+    write_snapshot,
+)
 
 
 def merge(output: Path, parts: list[Path], force: bool = False) -> tuple[np.ndarray, dict]:
@@ -55,7 +63,7 @@ def _merge_into(target: Path, parts: list[Path]) -> tuple[np.ndarray, dict]:
             raise ParameterError(str(part), None, "part given twice")
         try:
             snapshots.append(read_snapshot(part, RECORD_DTYPE))
-        except (OSError, KeyError) as exc:
+        except (OSError, KeyError, ValueError) as exc:
             raise ParameterError(str(part), None, f"not a perc_mpi sweep file: {exc}") from None
     first = snapshots[0].attrs
     sweeps = [recorded_sweep(snap.attrs, str(part)) for part, snap in zip(parts, snapshots)]
@@ -119,7 +127,8 @@ def main(argv: list[str]) -> int:
 
     parser = ArgumentParser(prog="python -m perc_mpi merge",
                             description="Combine the files of a sliced sweep (--slice) into one.",
-                            epilog="Exit status: 0 every job done, 3 some missing or failed, 2 bad input.")
+                            epilog="Exit status: 0 every job done, 3 some missing or failed, 2 bad input, "
+                                   "1 the output could not be written.")
     parser.add_argument("output", help="merged HDF5 file to write")
     parser.add_argument("parts", nargs="+", help="part files written with --slice")
     parser.add_argument("--force", action="store_true", help="overwrite an existing output")
@@ -128,6 +137,9 @@ def main(argv: list[str]) -> int:
         summary, attrs = merge(Path(args.output), [Path(p) for p in args.parts], args.force)
     except ParameterError as exc:
         return fail(str(exc))
+    except WriteError as exc:  # a full disk: one line, no traceback
+        print(f"perc_mpi: error: {exc}", file=sys.stderr)
+        return config.EXIT_ERROR
     with to_stdout():
         write_summary_csv(sys.stdout, sorted_rows(summary))
     left = attrs["jobs_total"] - attrs["jobs_done"]

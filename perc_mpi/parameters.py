@@ -108,7 +108,7 @@ def read_json(path: str | os.PathLike) -> tuple[dict[str, Any], str]:
     """Return ``(object, text)`` of a JSON file whose top level must be an object."""
     source = str(path)
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is no error
     except FileNotFoundError:
         raise ParameterError(source, None, "no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -377,16 +377,25 @@ def parse_sweep(data: dict[str, Any], text: str, source: str, memory: int | None
     points = (1 if square else len(height)) * len(width) * len(axes["depth"]) * len(axes["engine"])
     if points * runs > config.MAX_JOBS:
         raise ParameterError(source, "'runs'", f"the cube has {points * runs} jobs; at most {config.MAX_JOBS}")
-    # The largest grid with the kind of run that needs most memory per cell, beside the
-    # ring tables every rank keeps and the per-point sums rank 0 keeps.
-    engine, depth = max(itertools.product(axes["engine"], axes["depth"]),
-                        key=lambda kind: run_memory(1, 1, kind[1], kind[0]))
     sweep = SweepParams(axes, runs, _seed(source, data.get("seed")), square, text)
+    engine, depth = largest_kind(sweep)
+    _check_grid(source, max(width), max(height), engine, depth, memory, ranks_per_node, *kept_memory(sweep))
+    return sweep
+
+
+def largest_kind(sweep: SweepParams) -> tuple[str, int | str]:
+    """Return the ``(engine, depth)`` of the sweep's runs that need most memory per cell
+    (on the largest grid, max(width) x max(height), the sweep's largest run)."""
+    return max(itertools.product(sweep.axes["engine"], sweep.axes["depth"]),
+               key=lambda kind: run_memory(1, 1, kind[1], kind[0]))
+
+
+def kept_memory(sweep: SweepParams) -> tuple[float, float]:
+    """Return ``(tables, sums)``: the bytes of the other grid shapes' ring tables each
+    rank keeps beside its run, and of the per-point summed profiles rank 0 keeps."""
     shapes = grid_shapes(sweep)
     others = sorted((w * h for w, h in shapes), reverse=True)[1:config.RING_TABLES_KEPT]
-    per_shape = config.SUMS_BYTES_PER_RING_AND_POINT * len(axes["depth"]) * len(axes["engine"]) \
+    per_shape = config.SUMS_BYTES_PER_RING_AND_POINT * len(sweep.axes["depth"]) * len(sweep.axes["engine"]) \
         + config.SUMS_BYTES_PER_RING_AND_SHAPE
-    _check_grid(source, max(width), max(height), engine, depth, memory, ranks_per_node,
-                tables=config.RING_TABLE_BYTES_PER_CELL * sum(others),
-                sums=per_shape * sum(ring_estimate(w, h) for w, h in shapes))
-    return sweep
+    return (config.RING_TABLE_BYTES_PER_CELL * sum(others),
+            per_shape * sum(ring_estimate(w, h) for w, h in shapes))

@@ -58,17 +58,22 @@ def _grid(plt, n: int, size: float = 3.0):
 
 
 def plot_dimension(plt: ModuleType, sweep: results.SweepResults, path: Path) -> None:
-    """Box-counting dimension against grid size, one line per depth (and engine)."""
+    """Box-counting dimension against grid size, one line per depth (and engine, and
+    height for rectangular grids: against the width)."""
     fig, ax = plt.subplots(figsize=(6, 4.5))
     s = sweep.summary
-    for depth in np.unique(s["depth"]):
-        for engine in np.unique(s["engine"]):
-            rows = s[(s["depth"] == depth) & (s["engine"] == engine)]
-            rows = rows[np.argsort(rows["width"])]
-            tag = "" if engine == b"fast" else f" ({engine.decode()})"
-            ax.errorbar(rows["width"], rows["dimension"], yerr=rows["dimension_stderr"], marker="o", capsize=3,
-                        label=f"{depth_label(depth)}{tag}")
-    ax.set_xlabel("grid size (cells per side)")
+    square = bool(np.all(s["width"] == s["height"]))
+    series = np.unique(s[["depth", "engine"] + ([] if square else ["height"])])
+    for key in series:
+        rows = s[(s["depth"] == key["depth"]) & (s["engine"] == key["engine"])]
+        if not square:
+            rows = rows[rows["height"] == key["height"]]
+        rows = rows[np.argsort(rows["width"])]
+        tag = "" if key["engine"] == b"fast" else f" ({key['engine'].decode()})"
+        tag += "" if square else f", height {key['height']}"
+        ax.errorbar(rows["width"], rows["dimension"], yerr=rows["dimension_stderr"], marker="o", capsize=3,
+                    label=f"{depth_label(key['depth'])}{tag}")
+    ax.set_xlabel("grid size (cells per side)" if square else "grid width (cells)")
     ax.set_ylabel("box-counting dimension")
     ax.set_title("Cluster dimension (mean ± standard error)")
     ax.legend(fontsize="small")
@@ -205,14 +210,17 @@ def main(argv: list[str]) -> int:
     path = Path(args.file)
     try:
         sweep = results.open(path)
-    except (OSError, KeyError) as exc:
+    except (OSError, KeyError, ValueError) as exc:
         return fail(f"{path}: not a readable perc_mpi sweep file: {exc}")
+    done = int(np.count_nonzero(sweep.runs["status"] == DONE))
+    if not done:
+        return fail(f"{path}: no run has finished yet (0/{len(sweep.runs)} jobs done): nothing to report; "
+                    "--resume the sweep first")
     try:
         directory = make_directory(Path(args.output) if args.output else path.with_name(path.stem + "_report"))
     except ParameterError as exc:
         return fail(str(exc))
     if not sweep.attrs.get("complete", True):
-        done = int(np.count_nonzero(sweep.runs["status"] == DONE))
         print(f"perc_mpi: {path} is not complete ({done}/{len(sweep.runs)} jobs done): the report shows the "
               "done runs only; --resume the sweep to finish it", file=sys.stderr)
     for written in write_report(sweep, directory):

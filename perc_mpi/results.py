@@ -24,7 +24,7 @@ from . import config, engine, measures
 from .aggregate import SUMMARY_DTYPE, RingSums, mean_profile, summarize
 from .jobs import DONE, PENDING, RECORD_DTYPE, params_of, summed_vector, unpack_cluster
 from .plan import POINT_DTYPE
-from .store import point_group_name, point_groups, read_ring_sums, read_table
+from .store import point_group_name, point_groups, read_ring_sums, read_runs, read_table
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,9 @@ class SweepResults:
         """Return the filled mask ``[x, y]`` of a job: the saved one (``--save-clusters``),
         else re-simulated from its recorded parameters and seed (exact: a run depends on
         nothing else).  ``job`` indexes ``runs`` (negative from the end)."""
-        job = range(len(self.runs))[job]  # IndexError if out of range, as for runs[job]
+        if not -len(self.runs) <= job < len(self.runs):
+            raise IndexError(f"job {job} is not in this file's jobs 0..{len(self.runs) - 1}")
+        job = range(len(self.runs))[job]
         record = self.runs[job]
         with h5py.File(self.path, "r") as f:
             name = "clusters/" + point_group_name(int(record["point"]))
@@ -191,5 +193,5 @@ def open(path: str | Path) -> SweepResults:  # noqa: A001 -- results.open mirror
     with h5py.File(path, "r") as f:
         points = np.array([tuple(point.attrs[k] for k in POINT_DTYPE.names)
                            for point in point_groups(f)], POINT_DTYPE)
-        return SweepResults(path, dict(f.attrs), read_table(f["runs"], RECORD_DTYPE),
+        return SweepResults(path, dict(f.attrs), read_runs(f, RECORD_DTYPE),
                             read_table(f["summary"], SUMMARY_DTYPE), points, read_ring_sums(f))

@@ -6,6 +6,7 @@ report; what every rank loads before its jobs; the commands a session reports.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import sys
@@ -23,12 +24,16 @@ from .parameters import (
     RunParams,
     SweepParams,
     available_memory,
+    kept_memory,
+    largest_kind,
     parse_slice,
     parse_sweep,
+    readable_size,
+    run_memory,
     sweep_differences,
 )
 from .plan import RESERVE, Plan, assign_ranks, balance, build_plan, in_slice
-from .report import plural
+from .report import depth_label, plural
 from .store import Snapshot, lock_output, read_snapshot, recorded_sweep, snapshot_target, unlock_output
 
 
@@ -98,7 +103,10 @@ def prepare(args: argparse.Namespace, data: dict, text: str, n_ranks: int, ranks
     """Return rank 0's :class:`Start` of a session: the sweep validated, its output checked
     and locked (not for a dry run), a resumed file's results taken back, the jobs left
     planned and scheduled on ``n_ranks`` ranks."""
-    sweep = parse_sweep(data, text, args.file, available_memory(), ranks_per_node)
+    # A dry run plans for the nodes the sweep will run on, which may not be this one (a
+    # login node): it reports the largest run's memory instead of checking it here.
+    memory = None if args.dry_run else available_memory()
+    sweep = parse_sweep(data, text, args.file, memory, ranks_per_node)
     if args.dry_run:  # writes nothing, locks nothing
         return _start(args, data, sweep, output_path(args), None, n_ranks)
     path = checked_output(args)
@@ -176,10 +184,12 @@ def warm_up(kinds: list[tuple[str, int]], shapes: list[tuple[int, int]]) -> None
 
 def print_plan(start: Start, n_ranks: int) -> None:
     """Print the dry-run report: job counts per point, jobs scattered and expected work
-    per rank, jobs held back, imbalance."""
+    per rank, jobs held back, imbalance, the largest run's memory."""
     plan, todo = start.plan, start.todo
+    drawn = not start.earlier and json.loads(plan.sweep.text).get("seed") is None
+    seed = "drawn when the sweep runs" if drawn else plan.sweep.seed
     print(f"{plural(len(plan.jobs), 'job')}, {plural(len(plan.points), 'parameter point')}, "
-          f"{plural(n_ranks, 'rank')}, sweep seed {plan.sweep.seed}, {plural(len(todo), 'job')} to run")
+          f"{plural(n_ranks, 'rank')}, sweep seed {seed}, {plural(len(todo), 'job')} to run")
     print("width,height,depth,engine,jobs")
     for i, p in enumerate(plan.points):
         print(f"{p['width']},{p['height']},{p['depth']},{p['engine'].decode()},"
@@ -191,6 +201,13 @@ def print_plan(start: Start, n_ranks: int) -> None:
         print(f"{r},{np.count_nonzero(start.ranks == r)},{share[r]:.4f}")
     print(f"held back by rank 0 for ranks that run dry: {np.count_nonzero(start.ranks == RESERVE)} jobs")
     print(f"expected imbalance (max/mean work): {imbalance:.3f}")
+    width, height = max(plan.sweep.axes["width"]), max(plan.sweep.axes["height"])
+    engine, depth = largest_kind(plan.sweep)
+    tables, sums = kept_memory(plan.sweep)
+    print(f"memory (not checked against this node's by a dry run): about "
+          f"{readable_size(run_memory(width, height, depth, engine) + tables)} per rank for the largest run "
+          f"({width}x{height}, {depth_label(depth)}, {engine}) and the distance tables, "
+          f"{readable_size(sums)} more on rank 0")
 
 
 def command_line() -> str:

@@ -13,6 +13,9 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -87,13 +90,63 @@ def _write_clusters(group: h5py.Group, runs: np.ndarray, points: np.ndarray, clu
                 data.id.write_direct_chunk((row, 0), clusters[job])
 
 
+class WriteError(OSError):
+    """A sweep file that could not be written (a full disk, a lost mount); the file at
+    its path is as its last complete write left it."""
+
+
 def write_snapshot(path: str | os.PathLike, attrs: dict[str, Any], runs: np.ndarray, summary: np.ndarray,
                    density: list[tuple[np.ndarray, np.ndarray]], ring_sums: list[np.ndarray],
                    points: np.ndarray, failures: dict[int, str], clusters: dict[int, bytes] | None = None) -> Path:
     """Write the whole sweep file atomically at ``path`` (see the module doc); return it.
-    ``clusters`` (job -> packed mask) adds the ``clusters/`` group."""
+    ``clusters`` (job -> packed mask) adds the ``clusters/`` group.  Raises
+    :class:`WriteError` if the file cannot be written."""
     path = Path(path)
     partial = partial_path(path)
+    with _held_reports() as reports:
+        try:
+            _write_file(partial, attrs, runs, summary, density, ring_sums, points, failures, clusters)
+        except (OSError, RuntimeError) as exc:  # h5py reports some failed writes (at close) as RuntimeError
+            partial.unlink(missing_ok=True)  # (a full disk: the half-written copy would keep the space)
+            # errno's own words ("No space left on device"), not h5py's several lines
+            reason = os.strerror(exc.errno) if getattr(exc, "errno", None) else " ".join(str(exc).split())
+            raise WriteError(f"cannot write {path}: {reason}") from exc
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+    for report in reports:  # the write went well: whatever h5py printed and ignored is shown
+        report()
+    os.replace(partial, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+    return path
+
+
+@contextmanager
+def _held_reports() -> Iterator[list[Callable[[], None]]]:
+    """Hold back the errors Python code reports and ignores (sys.excepthook and
+    sys.unraisablehook) while the block runs; yield the list of calls that report them.
+
+    Why: once a write has failed, h5py prints a traceback for every object it then
+    deallocates, through both hooks (a full disk: dozens), before the error itself
+    arrives; the one line that names the error is enough."""
+    hooks = sys.excepthook, sys.unraisablehook
+    held: list[Callable[[], None]] = []
+    sys.excepthook = lambda *info: held.append(lambda: hooks[0](*info))
+    sys.unraisablehook = lambda unraisable: held.append(lambda: hooks[1](unraisable))
+    try:
+        yield held
+    finally:
+        sys.excepthook, sys.unraisablehook = hooks
+
+
+def _write_file(partial: Path, attrs: dict[str, Any], runs: np.ndarray, summary: np.ndarray,
+                density: list[tuple[np.ndarray, np.ndarray]], ring_sums: list[np.ndarray],
+                points: np.ndarray, failures: dict[int, str], clusters: dict[int, bytes] | None) -> None:
+    """Write and fsync the whole sweep file at ``partial`` (see :func:`write_snapshot`)."""
     with h5py.File(partial, "w") as f:
         for key, value in attrs.items():
             f.attrs[key] = value
@@ -121,13 +174,6 @@ def write_snapshot(path: str | os.PathLike, attrs: dict[str, Any], runs: np.ndar
             _write_clusters(f.create_group("clusters"), runs, points, clusters)
     with open(partial, "rb+") as handle:  # on disk before the rename makes it current
         os.fsync(handle.fileno())
-    os.replace(partial, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-    return path
 
 
 LOCK_ATTEMPTS = 10  # lock files taken while other sessions remove theirs, at most
@@ -177,17 +223,39 @@ def unlock_output(handle: IO) -> None:
     handle.close()
 
 
+# Columns that files written by earlier versions lack: they read as NaN.
+ADDED_LATER = frozenset({"runs/started"})
+
+
 def read_table(group: h5py.Group, dtype: np.dtype) -> np.ndarray:
     """Return a group of 1-D column datasets as one structured array of ``dtype``; a
-    column the group lacks (a file written by an earlier version) reads as NaN if it is
-    a float column, else 0."""
+    column of ADDED_LATER that the group lacks reads as NaN.  Raises ValueError for any
+    other missing column and for columns of unequal lengths (a damaged file: a missing
+    ``runs/status`` read as 0 would mark every job pending)."""
     table = np.zeros(len(group[dtype.names[0]]), dtype)
     for name in dtype.names:
-        if name in group:
-            table[name] = group[name][()]
-        elif dtype[name].kind == "f":
+        path = f"{group.name.strip('/')}/{name}"
+        if name not in group:
+            if path not in ADDED_LATER:
+                raise ValueError(f"{path} is missing")
             table[name] = np.nan
+        elif group[name].shape != table.shape:
+            raise ValueError(f"{path} has {group[name].shape[0] if group[name].shape else 0} rows, "
+                             f"{group.name.strip('/')}/{dtype.names[0]} {len(table)}")
+        else:
+            table[name] = group[name][()]
     return table
+
+
+def read_runs(f: h5py.File, record_dtype: np.dtype) -> np.ndarray:
+    """Return ``runs/`` as one structured array of ``record_dtype``.  Raises ValueError
+    for a damaged table (see :func:`read_table`), or one whose rows are not the sweep's
+    jobs 0 .. jobs_total - 1 in order."""
+    runs = read_table(f["runs"], record_dtype)
+    total = int(f.attrs.get("jobs_total", len(runs)))
+    if len(runs) != total or not np.array_equal(runs["job"], np.arange(total)):
+        raise ValueError(f"runs/ holds {len(runs)} rows, not the sweep's {total} jobs in job order")
+    return runs
 
 
 def point_group_name(point: int) -> str:
@@ -227,7 +295,7 @@ def recorded_sweep(attrs: dict, source: str) -> SweepParams:
 def read_snapshot(path: str | os.PathLike, record_dtype: np.dtype) -> Snapshot:
     """Return the :class:`Snapshot` stored in a sweep file."""
     with h5py.File(path, "r") as f:
-        runs = read_table(f["runs"], record_dtype)
+        runs = read_runs(f, record_dtype)
         ring_sums = read_ring_sums(f)
         failures = dict(zip(f["failures/job"][()].tolist(), (e.decode() for e in f["failures/error"][()])))
         clusters = {}

@@ -71,14 +71,15 @@ def collect_density(mask):
 
 
 def measure_dimension(mask):
-    """The original's ``measure_dimension``: box counting with whole boxes, minus the slope."""
-    size = mask.shape[0]
+    """The original's ``measure_dimension`` (generalised to rectangles): box counting
+    with whole boxes, rulers below the shorter side, minus the slope."""
+    width, height = mask.shape
     boxes = []
     ruler = 1
-    while ruler < size:
+    while ruler < min(width, height):
         count = 0
-        for x in range(size // ruler):
-            for y in range(size // ruler):
+        for x in range(width // ruler):
+            for y in range(height // ruler):
                 count += mask[x * ruler:(x + 1) * ruler, y * ruler:(y + 1) * ruler].any()
         boxes.append((ruler, count))
         ruler *= 2

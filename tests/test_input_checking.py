@@ -15,6 +15,7 @@ from perc_mpi.parameters import (
     memory_size,
     parse_run,
     parse_sweep,
+    read_json,
     run_memory,
     sweep_differences,
 )
@@ -271,3 +272,11 @@ def test_sweeps_differ_by_what_they_run_not_by_their_text():
     assert sweep_differences(sweep(size=[15]), sweep(size=[15], runs=3)) == [("runs", "2", "3")]
     (what, first, second), = sweep_differences(sweep(size=[15, 17]), sweep(width=[15, 17], height=[15, 17]))
     assert what == "grids (width, height)" and first == "((15, 15), (17, 17))"
+
+
+def test_a_byte_order_mark_is_no_error(tmp_path):
+    # Windows editors save UTF-8 with a BOM; json.loads refuses it
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(GOOD).encode())
+    data, text = read_json(path)
+    assert data == GOOD and text == json.dumps(GOOD)

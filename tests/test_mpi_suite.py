@@ -20,19 +20,27 @@ def test_mpi_suite(ranks):
     assert "passed" in proc.stdout and "skipped" not in proc.stdout.splitlines()[-1], proc.stdout[-2000:]
 
 
-def test_uncaught_exception_on_one_rank_aborts_all():
+@pytest.mark.parametrize("failure, message", [
+    ("raise RuntimeError('boom on rank 1')", "RuntimeError: boom on rank 1"),
+    # no excepthook runs for SystemExit: rank 1 would finalize and rank 0 wait for ever
+    ("sys.exit(7)", "rank 1: exit(7) in the middle of the sweep"),
+])
+def test_an_uncaught_exception_on_one_rank_ends_every_rank(tmp_path, failure, message):
+    (tmp_path / "sweep.json").write_text('{"size": [31], "depth": [2], "runs": 8, "seed": 1}')
     script = (
+        "import sys\n"
         "from mpi4py import MPI\n"
-        "from perc_mpi.driver import install_abort_hook\n"
-        "comm = MPI.COMM_WORLD\n"
-        "install_abort_hook(comm)\n"
-        "if comm.rank == 1:\n"
-        "    raise RuntimeError('boom on rank 1')\n"
-        "comm.barrier()  # rank 0 would wait here forever without the hook\n"
+        "from perc_mpi import cli, driver\n"
+        "def run_share(*args):\n"
+        "    if MPI.COMM_WORLD.rank == 1:\n"
+        f"        {failure}\n"
+        "    return real(*args)  # rank 0 would wait for rank 1's results for ever\n"
+        "real, driver.run_share = driver.run_share, run_share\n"
+        "sys.exit(cli.main([sys.argv[1]]))\n"
     )
     start = time.monotonic()
-    proc = subprocess.run([str(BIN / "mpirun"), "-n", "2", sys.executable, "-c", script],
+    proc = subprocess.run([str(BIN / "mpirun"), "-n", "2", sys.executable, "-c", script, str(tmp_path / "sweep.json")],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
-    assert "boom on rank 1" in proc.stderr
+    assert message in proc.stderr, proc.stderr
     assert time.monotonic() - start < 30

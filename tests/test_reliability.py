@@ -13,7 +13,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from conftest import BIN, assert_same_results, read_h5, run_cli
+from conftest import BIN, assert_same_results, parse_csv, read_h5, run_cli
 
 SWEEP = {"size": [801, 1001], "depth": [2, 3], "runs": 150, "seed": 12345}  # ~6 s of jobs on 2 cores
 
@@ -266,13 +266,12 @@ def test_resume_of_a_complete_file_runs_nothing(tmp_path):
     path = write_sweep(tmp_path)
     path.write_text(json.dumps({**SWEEP, "size": [31], "runs": 2, "seed": None}))
     assert run_cli(path, mpi=2).returncode == 0
-    first = read_h5(tmp_path / "sweep.h5")
-    proc = run_cli(path, "--resume", mpi=2)
-    assert proc.returncode == 0 and "0 of 4 jobs to run" in proc.stderr
-    again = read_h5(tmp_path / "sweep.h5")
-    assert again["attrs"]["sweep_seed"] == first["attrs"]["sweep_seed"]  # the drawn seed is kept
-    np.testing.assert_array_equal(again["runs"]["seconds"], first["runs"]["seconds"])
-    assert again["attrs"]["overhead_seconds_per_job"] == first["attrs"]["overhead_seconds_per_job"]
+    first, written = read_h5(tmp_path / "sweep.h5"), (tmp_path / "sweep.h5").read_bytes()
+    proc = run_cli(path, "--resume")  # on 1 rank: the file still says the 2 that ran the jobs
+    assert proc.returncode == 0 and "nothing to run: every one of the 4 jobs" in proc.stderr, proc.stderr
+    assert (tmp_path / "sweep.h5").read_bytes() == written  # left as it was
+    csv = parse_csv(proc.stdout)
+    assert len(csv) == 2 and [float(row["dimension"]) for row in csv] == first["summary"]["dimension"].tolist()
     planned = run_cli(path, "--dry-run", "--resume")  # plans what --resume would run: nothing
     assert planned.returncode == 0 and "4 jobs, " in planned.stdout and ", 0 jobs to run" in planned.stdout
     # The same sweep in other words: the recorded seed and the default engine written out, keys reordered.
@@ -360,3 +359,24 @@ def test_the_lock_is_taken_on_the_lock_file_that_is_there(tmp_path, monkeypatch)
     assert os.fstat(handle.fileno()).st_ino == os.stat(tmp_path / "sweep.h5.lock").st_ino
     store.unlock_output(handle)
     assert not (tmp_path / "sweep.h5.lock").exists()
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path):
+    # A file-size limit (set after MPI's start: its shared memory needs large files)
+    # fails the writes as a full disk does; h5py then prints dozens of tracebacks.
+    path = tmp_path / "fs.json"
+    path.write_text(json.dumps({"size": [31, 41], "depth": [2, 5], "runs": 30, "seed": 42}))
+    script = (
+        "import resource, sys\n"
+        "from mpi4py import MPI\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (30000, resource.RLIM_INFINITY))\n"
+        "from perc_mpi import cli\n"
+        "sys.exit(cli.main([sys.argv[1]]))\n"
+    )
+    proc = subprocess.run([str(BIN / "mpirun"), "-n", "2", sys.executable, "-c", script, str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "perc_mpi: error: cannot write" in proc.stderr and "File too large" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fs.h5.lock", "fs.json"]
+    assert run_cli(path, "--resume", mpi=2).returncode == 0 and jobs_done(tmp_path / "fs.h5") == 120

@@ -4,8 +4,10 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import struct
 from pathlib import Path
+from types import SimpleNamespace
 
 import h5py
 import numpy as np
@@ -199,8 +201,9 @@ def test_saved_clusters_equal_the_resimulated_runs(clusters_file):
         params = perc_mpi.jobs.params_of(sweep.runs[job])
         np.testing.assert_array_equal(sweep.mask(job), perc_mpi.engine.run(params).filled)
     np.testing.assert_array_equal(sweep.mask(-1), sweep.mask(len(sweep.runs) - 1))
-    with pytest.raises(IndexError):
-        sweep.mask(len(sweep.runs))
+    for outside in (len(sweep.runs), -len(sweep.runs) - 1):
+        with pytest.raises(IndexError, match=f"job {outside} is not in this file's jobs 0..{len(sweep.runs) - 1}"):
+            sweep.mask(outside)
 
 
 def test_merging_parts_with_and_without_masks_keeps_none(clusters_file, tmp_path):
@@ -237,6 +240,71 @@ def test_report_on_a_missing_file(tmp_path):
     os.mkfifo(tmp_path / "fifo.h5")  # HDF5 would wait on it for ever
     proc = run_cli("report", tmp_path / "fifo.h5", timeout=60)
     assert proc.returncode == 2 and "not a regular file" in proc.stderr
+
+
+def test_report_of_a_file_with_no_finished_run_is_refused(sweep_file, tmp_path):
+    pytest.importorskip("matplotlib")
+    fresh = tmp_path / "fresh.h5"
+    shutil.copy(sweep_file, fresh)
+    with h5py.File(fresh, "r+") as f:  # as a first snapshot before any job ended
+        f["runs/status"][...] = 0
+    proc = run_cli("report", fresh)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no run has finished yet" in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh.h5"]  # no empty plots, no directory
+
+
+def test_dimension_plot_of_a_rectangular_sweep_has_a_line_per_height(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from perc_mpi import plots
+
+    path = tmp_path / "rect.json"
+    path.write_text(json.dumps({"width": [9, 13], "height": [7, 11], "depth": [2, 3], "runs": 2, "seed": 5}))
+    assert run_cli(path).returncode == 0
+    sweep = results.open(tmp_path / "rect.h5")
+    saved = []  # the figure, kept from plt.close to read its legend
+    plots.plot_dimension(SimpleNamespace(subplots=plt.subplots, close=saved.append), sweep, tmp_path / "d.png")
+    lines = saved[0].axes[0].get_legend().get_texts()
+    assert sorted(t.get_text() for t in lines) == ["depth 2, height 11", "depth 2, height 7",
+                                                   "depth 3, height 11", "depth 3, height 7"]
+
+
+def _without_status(f):
+    del f["runs/status"]  # read as 0 (pending), it once had every job run again on top of the kept sums
+
+
+def _short_status(f):
+    status = f["runs/status"][:5]
+    del f["runs/status"]
+    f["runs/status"] = status
+
+
+def _short_table(f):
+    for name, column in list(f["runs"].items()):
+        kept = column[:5]
+        del f["runs"][name]
+        f["runs"][name] = kept
+
+
+@pytest.mark.parametrize("damage, message", [
+    (_without_status, "runs/status is missing"),
+    (_short_status, "runs/status has 5 rows, runs/job 16"),
+    (_short_table, "runs/ holds 5 rows, not the sweep's 16 jobs in job order"),
+])
+def test_a_damaged_runs_table_is_refused_by_every_command(sweep_file, tmp_path, damage, message):
+    damaged = tmp_path / "sweep.h5"
+    shutil.copy(sweep_file, damaged)
+    with h5py.File(damaged, "r+") as f:
+        damage(f)
+    (tmp_path / "sweep.json").write_text(json.dumps(results.open(sweep_file).sweep))
+    for command in ([tmp_path / "sweep.json", "--resume"], ["merge", tmp_path / "merged.h5", damaged],
+                    ["report", damaged], ["validate", damaged]):
+        proc = run_cli(*command)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and message in proc.stderr, (command, proc.stderr)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        results.open(damaged)
 
 
 def test_report_into_a_file_is_refused(sweep_file, tmp_path):
