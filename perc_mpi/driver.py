@@ -50,7 +50,7 @@ from .session import (
     warm_up,
 )
 from .stop import StopRequest
-from .store import WriteError, partial_path, unlock_output, write_snapshot
+from .store import WriteError, partial_path, read_summary, unlock_output, write_snapshot
 
 TAG_RESULTS = 11
 TAG_REQUEST = 12  # a rank that runs dry asks rank 0 for more jobs
@@ -133,15 +133,15 @@ def stopped_before_jobs(comm: MPI.Comm, start: Start | None, number: int) -> int
 def nothing_left(comm: MPI.Comm, start: Start | None) -> int:
     """Return the status of a resumed sweep whose jobs are all done (0), the same on every
     rank; rank 0 leaves the file as it was -- its attributes still describe the session
-    that ran the jobs -- and prints the outcome and the CSV from it."""
+    that ran the jobs -- and prints the outcome and the file's own summary as CSV."""
     if comm.rank == 0:
         unlock_output(start.lock)
-        summary, _ = summarize(start.plan.points, start.runs, RingSums(start.plan.points, start.ring_sums))
-        jobs = f"{len(start.plan.jobs)} jobs" + (f" of slice {start.slice_text}" if start.slice_text else "")
+        jobs = plural(int(np.count_nonzero(start.scope)), "job") + (f" of slice {start.slice_text}"
+                                                                     if start.slice_text else "")
         print(f"perc_mpi: nothing to run: every one of the {jobs} in {start.path} is done; the file is left "
               "as it was", file=sys.stderr, flush=True)
         with report.to_stdout():
-            report.write_summary_csv(sys.stdout, sorted_rows(summary))
+            report.write_summary_csv(sys.stdout, sorted_rows(read_summary(start.path)))
     return config.EXIT_OK
 
 
@@ -239,8 +239,8 @@ class Inbox:
             write_snapshot(self.start.path, self.attrs, self.runs, summary, density, ring_sums, plan.points,
                            self.failures, self.clusters)
         except WriteError as exc:  # a full disk, a lost mount: no traceback, a bug it is not
-            print(f"perc_mpi: error: {exc}. The file is as its last complete write left it; once the cause "
-                  "is fixed, --resume continues it", file=sys.stderr, flush=True)
+            print(f"perc_mpi: error: {exc}. The file, if written before, is as its last complete write left "
+                  "it; once the cause is fixed, --resume continues the sweep", file=sys.stderr, flush=True)
             end_every_rank(self.comm, config.EXIT_ERROR)
         self.last_snapshot, self.written = time.monotonic(), True
         return summary
@@ -430,8 +430,8 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str, s
                 print_plan(start, n_ranks)
         return config.EXIT_OK
 
-    if comm.bcast(not len(start.todo) if comm.rank == 0 else None, root=0):  # a finished file --resumed
-        return nothing_left(comm, start)
+    if comm.bcast(bool(start.earlier) and not len(start.todo) if comm.rank == 0 else None, root=0):
+        return nothing_left(comm, start)  # a finished file --resumed
     if number := agreed_stop(comm, stop):  # a stop during the start-up: before any work
         return stopped_before_jobs(comm, start, number)
     attrs = provenance(comm, start, started)

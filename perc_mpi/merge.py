@@ -138,8 +138,10 @@ def main(argv: list[str]) -> int:
     except ParameterError as exc:
         return fail(str(exc))
     except WriteError as exc:  # a full disk: one line, no traceback
-        print(f"perc_mpi: error: {exc}", file=sys.stderr)
-        return config.EXIT_ERROR
+        print(f"perc_mpi: error: {exc}", file=sys.stderr, flush=True)
+        # Now, not through the interpreter's exit: HDF5 would flush the file whose close
+        # failed at its own shutdown, and crash (status 139).
+        os._exit(config.EXIT_ERROR)
     with to_stdout():
         write_summary_csv(sys.stdout, sorted_rows(summary))
     left = attrs["jobs_total"] - attrs["jobs_done"]

@@ -207,7 +207,7 @@ def print_plan(start: Start, n_ranks: int) -> None:
     print(f"memory (not checked against this node's by a dry run): about "
           f"{readable_size(run_memory(width, height, depth, engine) + tables)} per rank for the largest run "
           f"({width}x{height}, {depth_label(depth)}, {engine}) and the distance tables, "
-          f"{readable_size(sums)} more on rank 0")
+          f"{readable_size(sums)} more on rank 0 (the ranks on one node share its memory)")
 
 
 def command_line() -> str:

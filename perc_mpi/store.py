@@ -23,7 +23,7 @@ from typing import IO, Any
 import h5py
 import numpy as np
 
-from .aggregate import SUMMARY_COLUMNS
+from .aggregate import SUMMARY_COLUMNS, SUMMARY_DTYPE
 from .config import CLUSTER_COMPRESSION
 from .parameters import ParameterError, SweepParams, parse_sweep
 
@@ -103,44 +103,58 @@ def write_snapshot(path: str | os.PathLike, attrs: dict[str, Any], runs: np.ndar
     :class:`WriteError` if the file cannot be written."""
     path = Path(path)
     partial = partial_path(path)
-    with _held_reports() as reports:
-        try:
-            _write_file(partial, attrs, runs, summary, density, ring_sums, points, failures, clusters)
-        except (OSError, RuntimeError) as exc:  # h5py reports some failed writes (at close) as RuntimeError
-            partial.unlink(missing_ok=True)  # (a full disk: the half-written copy would keep the space)
-            # errno's own words ("No space left on device"), not h5py's several lines
-            reason = os.strerror(exc.errno) if getattr(exc, "errno", None) else " ".join(str(exc).split())
-            raise WriteError(f"cannot write {path}: {reason}") from exc
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-    for report in reports:  # the write went well: whatever h5py printed and ignored is shown
-        report()
-    os.replace(partial, path)
-    directory = os.open(path.parent, os.O_RDONLY)
+    reports: list[Callable[[], None]] = []
     try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+        try:
+            with _held_reports(reports):
+                _write_file(partial, attrs, runs, summary, density, ring_sums, points, failures, clusters)
+        except RuntimeError as exc:
+            if type(exc) is not RuntimeError:  # (NotImplementedError, RecursionError: not a write's)
+                raise
+            raise OSError(None, " ".join(str(exc).split())) from exc  # h5py's failed close
+        os.replace(partial, path)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)  # (a full disk: the half-written copy would keep the space)
+        # errno's own words ("No space left on device"), not h5py's several lines; the
+        # held reports are this failure's echoes
+        reason = os.strerror(exc.errno) if exc.errno else exc.strerror or str(exc)
+        raise WriteError(f"cannot write {path}: {reason}") from exc
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        _report(reports)
+        raise
+    _report(reports)
     return path
 
 
 @contextmanager
-def _held_reports() -> Iterator[list[Callable[[], None]]]:
-    """Hold back the errors Python code reports and ignores (sys.excepthook and
-    sys.unraisablehook) while the block runs; yield the list of calls that report them.
+def _held_reports(held: list[Callable[[], None]]) -> Iterator[None]:
+    """Hold back the errors that code reports and ignores (through sys.excepthook and
+    sys.unraisablehook) while the block runs: append to ``held`` a call that reports
+    each, for :func:`_report`.
 
     Why: once a write has failed, h5py prints a traceback for every object it then
     deallocates, through both hooks (a full disk: dozens), before the error itself
     arrives; the one line that names the error is enough."""
     hooks = sys.excepthook, sys.unraisablehook
-    held: list[Callable[[], None]] = []
     sys.excepthook = lambda *info: held.append(lambda: hooks[0](*info))
     sys.unraisablehook = lambda unraisable: held.append(lambda: hooks[1](unraisable))
     try:
-        yield held
+        yield
     finally:
         sys.excepthook, sys.unraisablehook = hooks
+
+
+def _report(held: list[Callable[[], None]]) -> None:
+    """Report the errors :func:`_held_reports` held back (when they are not the echoes
+    of a failed write)."""
+    for report in held:
+        report()
 
 
 def _write_file(partial: Path, attrs: dict[str, Any], runs: np.ndarray, summary: np.ndarray,
@@ -256,6 +270,12 @@ def read_runs(f: h5py.File, record_dtype: np.dtype) -> np.ndarray:
     if len(runs) != total or not np.array_equal(runs["job"], np.arange(total)):
         raise ValueError(f"runs/ holds {len(runs)} rows, not the sweep's {total} jobs in job order")
     return runs
+
+
+def read_summary(path: str | os.PathLike) -> np.ndarray:
+    """Return the ``summary/`` table a sweep file holds (SUMMARY_COLUMNS)."""
+    with h5py.File(path, "r") as f:
+        return read_table(f["summary"], SUMMARY_DTYPE)
 
 
 def point_group_name(point: int) -> str:

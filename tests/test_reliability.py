@@ -4,6 +4,7 @@ readable file, and resume to exactly the numbers of an uninterrupted sweep."""
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -281,6 +282,19 @@ def test_resume_of_a_complete_file_runs_nothing(tmp_path):
     assert planned.returncode == 0 and ", 0 jobs to run" in planned.stdout, planned.stderr
 
 
+def test_resume_of_a_finished_slice_and_an_empty_slice(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"size": [9], "depth": [2], "runs": 4, "seed": 3}))
+    assert run_cli(path, "--slice", "0/2", "-o", tmp_path / "s0.h5", mpi=2).returncode == 0
+    proc = run_cli(path, "--slice", "0/2", "-o", tmp_path / "s0.h5", "--resume", mpi=2)
+    assert proc.returncode == 0 and "every one of the 2 jobs of slice 0/2" in proc.stderr, proc.stderr
+    # a slice with no job, into a new file: the file is written (merge lists every part)
+    proc = run_cli(path, "--slice", "5/8", "-o", tmp_path / "s5.h5", "--resume", mpi=2)
+    assert proc.returncode == 0 and "nothing to run" not in proc.stderr, proc.stderr
+    with h5py.File(tmp_path / "s5.h5") as f:
+        assert f.attrs["complete"] and f.attrs["jobs_done"] == 0
+
+
 def test_resume_refuses_to_add_masks_to_a_file_without_them(tmp_path):
     path = write_sweep(tmp_path)
     path.write_text(json.dumps({**SWEEP, "size": [31], "runs": 2}))
@@ -366,6 +380,9 @@ def test_a_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path):
     # fails the writes as a full disk does; h5py then prints dozens of tracebacks.
     path = tmp_path / "fs.json"
     path.write_text(json.dumps({"size": [31, 41], "depth": [2, 5], "runs": 30, "seed": 42}))
+    # the kernels in Numba's cache first: under the limit, writing it would fail as well
+    assert run_cli(path, "-o", tmp_path / "warm.h5").returncode == 0
+    (tmp_path / "warm.h5").unlink()
     script = (
         "import resource, sys\n"
         "from mpi4py import MPI\n"
@@ -378,5 +395,44 @@ def test_a_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path):
     assert proc.returncode == 1, proc.stderr
     assert "perc_mpi: error: cannot write" in proc.stderr and "File too large" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["fs.h5.lock", "fs.json"]
+    assert not (tmp_path / "fs.h5.partial").exists()
     assert run_cli(path, "--resume", mpi=2).returncode == 0 and jobs_done(tmp_path / "fs.h5") == 120
+    # merge (no MPI): the same line and status, not HDF5's crash at exit (status 139)
+    parts = []
+    for index in (0, 1):
+        parts.append(tmp_path / f"part{index}.h5")
+        assert run_cli(path, "--slice", f"{index}/2", "-o", parts[-1]).returncode == 0
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (30000, resource.RLIM_INFINITY))
+
+    proc = subprocess.run([sys.executable, "-m", "perc_mpi", "merge", str(tmp_path / "merged.h5"), *map(str, parts)],
+                          capture_output=True, text=True, timeout=120, preexec_fn=limited)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "File too large" in proc.stderr, proc.stderr
+    assert not (tmp_path / "merged.h5.partial").exists() and not (tmp_path / "merged.h5").exists()
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_what_h5py_reports_during_a_write_is_held_back_only_when_the_write_fails(tmp_path, monkeypatch, capsys,
+                                                                                  fails):
+    import errno
+
+    from perc_mpi import store
+
+    def write_file(partial, *args):
+        partial.write_bytes(b"half")
+        sys.excepthook(RuntimeError, RuntimeError("echo in a deallocation"), None)  # as h5py's Cython does
+        if fails:
+            raise OSError(errno.ENOSPC, "h5py's long text")
+
+    monkeypatch.setattr(store, "_write_file", write_file)
+    hooks = sys.excepthook, sys.unraisablehook
+    target = tmp_path / "out.h5"
+    if fails:
+        with pytest.raises(store.WriteError, match=f"cannot write {target}: No space left on device"):
+            store.write_snapshot(target, {}, None, None, [], [], None, {})
+    else:
+        store.write_snapshot(target, {}, None, None, [], [], None, {})
+    assert ("echo in a deallocation" in capsys.readouterr().err) != fails
+    assert sorted(p.name for p in tmp_path.iterdir()) == ([] if fails else ["out.h5"])
+    assert (sys.excepthook, sys.unraisablehook) == hooks
