@@ -11,7 +11,7 @@ import os
 # here and fails on NFS/Lustre (errno 37/524). Must be set before h5py is imported.
 os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
 
-from typing import TYPE_CHECKING  # noqa: E402
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .engine import InvasionResult, invade

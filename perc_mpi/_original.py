@@ -174,7 +174,10 @@ def _randbelow_in_block(tempered, i, n):
 def randbelow(mt, tempered, i, n):
     """Return ``(r, i)``: Python's ``random.randrange(n)`` for 1 <= n < 2**32 drawn from
     position ``i`` of the state ``mt`` whose block's outputs are ``tempered`` (see
-    :func:`temper_block`), consuming the same words, and the position after it."""
+    :func:`temper_block`), consuming the same words, and the position after it.
+
+    The kernel unrolls this loop (see its tie pick in :func:`invade_original`); this is
+    its named form, which tests/test_rng.py checks against Python's ``random``."""
     r, i = _randbelow_in_block(tempered, i, n)
     while r < 0:
         _twist(mt)

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import config, measures
 from .jobs import DONE, FAILED
+from .plan import ENGINE_DTYPE
 
 # The summary table: (name, dtype, unit, description).  The first six columns are the
 # original's CSV columns, in its order.
@@ -28,7 +29,7 @@ SUMMARY_COLUMNS = (
     ("seconds_mean", np.float64, "s", "mean wall time per run (engine + measures)"),
     ("width", np.int32, "cells", "grid width"),
     ("height", np.int32, "cells", "grid height"),
-    ("engine", "S8", "", "fast or original"),
+    ("engine", ENGINE_DTYPE, "", "fast or original"),
     ("failed", np.int64, "runs", "runs that raised an error"),
 )
 SUMMARY_DTYPE = np.dtype([(name, dtype) for name, dtype, _, _ in SUMMARY_COLUMNS])

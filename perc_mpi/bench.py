@@ -327,7 +327,7 @@ def scaling_part(args: argparse.Namespace) -> None:
 def rank_list(text: str) -> list[int]:
     """Return the rank counts of a comma-separated list such as ``1,2,4`` (argparse type)."""
     counts = [int(part) for part in text.split(",")]
-    if not counts or min(counts) < 1:
+    if min(counts) < 1:
         raise argparse.ArgumentTypeError(f"rank counts must be positive integers: {text!r}")
     return counts
 

@@ -11,20 +11,11 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
 
 from . import __version__, config, report
+from .console import ArgumentParser, fail, launcher_rank
 from .parameters import ParameterError, available_memory, is_sweep, parse_run, read_json
 from .stop import StopRequest
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse's parser, with a usage error printed like any other bad input: one line
-    on stderr (rank 0 only under a launcher), exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        """Print ``message`` as one line and exit with the bad-input status."""
-        sys.exit(fail(f"{message} (see {self.prog} --help)"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,26 +42,6 @@ def build_parser() -> argparse.ArgumentParser:
                              f"(default {config.CHECKPOINT_SECONDS:g})")
     parser.add_argument("--version", action="version", version=f"perc_mpi {__version__}")
     return parser
-
-
-# Rank variables set by common launchers (MPICH/Hydra, Open MPI, PMIx, srun), read before
-# MPI is initialised so that errors found before then are printed once, not per rank.
-RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID")
-
-
-def launcher_rank() -> int:
-    """Return this process's rank as told by the MPI launcher's environment (0 if none)."""
-    for name in RANK_VARIABLES:
-        if os.environ.get(name, "").isdigit():
-            return int(os.environ[name])
-    return 0
-
-
-def fail(message: str) -> int:
-    """Print one error line on stderr (rank 0 only) and return the bad-input exit status."""
-    if launcher_rank() == 0:
-        print(f"perc_mpi: error: {message}", file=sys.stderr)
-    return config.EXIT_BAD_INPUT
 
 
 # The options that only a sweep takes, and their attributes (None or False: not given).

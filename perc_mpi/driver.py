@@ -34,13 +34,13 @@ from mpi4py import MPI
 
 from . import __version__, config, report
 from .aggregate import RingSums, sorted_rows, summarize
+from .console import command_line
 from .jobs import DONE, RECORD_DTYPE, progress, run_job
 from .parameters import ParameterError
 from .plan import RESERVE, Reserve, balance, job_cost, shares
 from .report import plural
 from .session import (
     Start,
-    command_line,
     job_shapes,
     kernel_kinds,
     prepare,
@@ -158,7 +158,7 @@ def decide(comm: MPI.Comm, decision: Callable[[], Any], shared: bool = True) -> 
     if comm.rank == 0:
         try:
             outcome = (True, decision())
-        except Exception as exc:  # noqa: BLE001 -- broadcast, then raised on every rank
+        except Exception as exc:  # broadcast, then raised on every rank
             outcome = (False, exc)
         sent = _portable(outcome) if shared or not outcome[0] else (True, None)
     quiet_barrier(comm)

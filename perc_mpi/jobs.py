@@ -22,6 +22,22 @@ RECORD_DTYPE = np.dtype(
     + [("status", np.uint8), ("filled", np.int64), ("dimension", np.float64), ("rank", np.int32),
        ("started", np.float64), ("seconds", np.float64)]
 )
+# Each column's (unit, description), as the file's runs/ datasets carry them.
+RECORD_COLUMNS = {
+    "job": ("", "job index: position in the cube (size, depth, engine, then run)"),
+    "point": ("", "parameter point index (row of summary/)"),
+    "width": ("cells", "grid width"),
+    "height": ("cells", "grid height"),
+    "depth": ("", "cell values uniform in 1..depth; 0: continuous, uniform in [0, 1)"),
+    "engine": ("", "fast or original"),
+    "seed": ("", "the run's seed"),
+    "status": ("", "0 pending, 1 done, 2 failed"),
+    "filled": ("cells", "filled cells; -1 unless done"),
+    "dimension": ("", "box-counting dimension; NaN unless done"),
+    "rank": ("", "MPI rank that ran the job; -1 if not run"),
+    "started": ("s", "Unix time at which the run began; NaN if not run"),
+    "seconds": ("s", "wall time of the run and its measures; NaN if not run"),
+}
 
 
 def progress(runs: np.ndarray, scope: np.ndarray | None = None) -> dict:
@@ -101,7 +117,7 @@ def run_job(job: np.void, rank: int, save_cluster: bool = False) -> JobOutcome:
         cluster = pack_cluster(result.filled) if save_cluster else None
         # Only now: a job failing after the run keeps the pending record's -1 and NaN.
         record["filled"], record["dimension"], record["status"], error = result.n_filled, dimension, DONE, None
-    except (Exception, SystemExit):  # noqa: BLE001 -- recorded with its traceback, reported by rank 0
+    except (Exception, SystemExit):  # recorded with its traceback, reported by rank 0
         # (SystemExit too: a library's sys.exit() would otherwise end this rank alone.)
         record["status"], rings, cluster = FAILED, None, None
         error = f"job {int(job['job'])} on rank {rank} ({socket.gethostname()}):\n{traceback.format_exc()}"

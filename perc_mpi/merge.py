@@ -16,12 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from . import config
 from .aggregate import RingSums, sorted_rows, summarize
+from .console import ArgumentParser, command_line, fail
 from .jobs import DONE, FAILED, RECORD_DTYPE, progress
 from .parameters import ParameterError, sweep_differences
 from .plan import build_plan
 from .report import plural, to_stdout, write_summary_csv
-from .session import command_line
 from .store import (
     WriteError,
     lock_output,
@@ -122,9 +123,6 @@ def _merge_into(target: Path, parts: list[Path]) -> tuple[np.ndarray, dict]:
 
 def main(argv: list[str]) -> int:
     """Run ``merge`` from the command line; return the exit status."""
-    from . import config
-    from .cli import ArgumentParser, fail
-
     parser = ArgumentParser(prog="python -m perc_mpi merge",
                             description="Combine the files of a sliced sweep (--slice) into one.",
                             epilog="Exit status: 0 every job done, 3 some missing or failed, 2 bad input, "

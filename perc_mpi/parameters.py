@@ -383,7 +383,7 @@ def parse_sweep(data: dict[str, Any], text: str, source: str, memory: int | None
     return sweep
 
 
-def largest_kind(sweep: SweepParams) -> tuple[str, int | str]:
+def largest_kind(sweep: SweepParams) -> tuple[str, int]:
     """Return the ``(engine, depth)`` of the sweep's runs that need most memory per cell
     (on the largest grid, max(width) x max(height), the sweep's largest run)."""
     return max(itertools.product(sweep.axes["engine"], sweep.axes["depth"]),

@@ -9,7 +9,6 @@ that runs it.
 
 from __future__ import annotations
 
-import itertools
 import random
 import sys
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import config
-from .parameters import SweepParams, filled_share
+from .parameters import SweepParams, filled_share, grid_shapes
 
 ENGINE_DTYPE = "S8"  # plain fixed-length bytes in HDF5, no object dtype
 
@@ -49,12 +48,7 @@ class Plan:
 def parameter_points(sweep: SweepParams) -> np.ndarray:
     """Return the parameter points of a sweep in cube order (POINT_DTYPE)."""
     axes = sweep.axes
-    sides = (
-        [(s, s) for s in axes["width"]]
-        if sweep.square
-        else list(itertools.product(axes["width"], axes["height"]))
-    )
-    rows = [(w, h, d, e) for (w, h) in sides for d in axes["depth"] for e in axes["engine"]]
+    rows = [(w, h, d, e) for (w, h) in grid_shapes(sweep) for d in axes["depth"] for e in axes["engine"]]
     return np.array(rows, dtype=POINT_DTYPE)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import config, results
 from .aggregate import sorted_rows
-from .cli import ArgumentParser, fail
+from .console import ArgumentParser, fail
 from .jobs import DONE
 from .parameters import ParameterError
 from .report import depth_label, to_stdout, write_summary_csv
@@ -98,7 +98,8 @@ def plot_density(plt: ModuleType, sweep: results.SweepResults, path: Path) -> No
 
 
 def plot_clusters(plt: ModuleType, sweep: results.SweepResults, path: Path) -> None:
-    """One example cluster per point (the point's first done run, re-simulated)."""
+    """One example cluster per point (the point's first done run: its saved mask, or
+    re-simulated)."""
     n = min(len(sweep.points), MAX_PANELS)
     fig, axes = _grid(plt, n)
     for i, ax in zip(range(n), axes):

@@ -122,10 +122,10 @@ class SweepResults:
         chosen = np.zeros(len(runs), bool)
         chosen[np.arange(len(runs)) if selection is None else selection] = True
         runs["status"][~chosen] = PENDING  # neither done nor failed, as far as this summary goes
-        rings = RingSums(self.points)
         if np.array_equal(runs["status"] == DONE, self.runs["status"] == DONE):
-            rings.sums[:] = np.concatenate(self.ring_sums)
+            rings = RingSums(self.points, self.ring_sums)
         else:
+            rings = RingSums(self.points)
             for record in runs[runs["status"] == DONE]:
                 rings.add(int(record["point"]), summed_vector(engine.run(params_of(record))))
         summary, _ = summarize(self.points, runs, rings)
@@ -185,7 +185,7 @@ def rank_time(runs: np.ndarray, n_ranks: int) -> tuple[dict[str, float], float]:
     return {key: float(value / whole) for key, value in shares.items()}, float(last - first)
 
 
-def open(path: str | Path) -> SweepResults:  # noqa: A001 -- results.open mirrors h5py.File / io.open
+def open(path: str | Path) -> SweepResults:  # results.open mirrors h5py.File / io.open
     """Return the :class:`SweepResults` of a sweep file."""
     path = Path(path)
     if path.exists() and not path.is_file():  # a FIFO or a device would block HDF5's open

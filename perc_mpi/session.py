@@ -210,13 +210,6 @@ def print_plan(start: Start, n_ranks: int) -> None:
           f"{readable_size(sums)} more on rank 0 (the ranks on one node share its memory)")
 
 
-def command_line() -> str:
-    """Return this process's command line as typed (``python -m perc_mpi ...``, not the
-    path of ``__main__.py`` that ``sys.argv`` holds then)."""
-    program = "python -m perc_mpi" if sys.argv[0].endswith("__main__.py") else sys.argv[0]
-    return " ".join([program, *map(shlex.quote, sys.argv[1:])])
-
-
 def resume_command(args: argparse.Namespace, path: Path, size: int) -> str:
     """Return the command that continues this sweep: with the ``mpirun`` beside this
     Python if there is one (the ``mpich`` extra's, in the README's set-up), else the one

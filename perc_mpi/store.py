@@ -25,6 +25,7 @@ import numpy as np
 
 from .aggregate import SUMMARY_COLUMNS, SUMMARY_DTYPE
 from .config import CLUSTER_COMPRESSION
+from .jobs import RECORD_COLUMNS
 from .parameters import ParameterError, SweepParams, parse_sweep
 
 
@@ -40,6 +41,14 @@ class Snapshot:
 
 
 SUM_DATASETS = ("filled_sum", "acceptance_seen", "acceptance_filled")  # a point's summed vector
+# The (unit, description) of a point's datasets in density/.
+DENSITY_COLUMNS = {
+    "distance": ("cells", "each distinct distance from the centre cell present in the grid, ascending"),
+    "fraction": ("", "filled fraction at that distance over the point's done runs (NaN if none)"),
+    "filled_sum": ("cells", "filled cells at that distance, summed over the done runs"),
+    "acceptance_seen": ("cells", "per value bin of [0, 1), cells that ever reached the frontier, summed over runs"),
+    "acceptance_filled": ("cells", "per value bin of [0, 1), of those, the cells invaded, summed over runs"),
+}
 
 
 def partial_path(path: Path) -> Path:
@@ -69,11 +78,16 @@ def snapshot_target(path: Path) -> Path:
     return target
 
 
-def _write_table(group: h5py.Group, table: np.ndarray, columns: dict[str, tuple[str, str]] | None = None) -> None:
+def _write_table(group: h5py.Group, table: np.ndarray, columns: dict[str, tuple[str, str]]) -> None:
+    """Write a structured array as one dataset per column, each with its ``unit`` and
+    ``description`` attributes from ``columns``."""
     for name in table.dtype.names:
-        dataset = group.create_dataset(name, data=np.ascontiguousarray(table[name]))
-        if columns and name in columns:
-            dataset.attrs["unit"], dataset.attrs["description"] = columns[name]
+        _described(group.create_dataset(name, data=np.ascontiguousarray(table[name])), *columns[name])
+
+
+def _described(dataset: h5py.Dataset, unit: str, description: str) -> None:
+    """Give a dataset its ``unit`` and ``description`` attributes (self-describing files)."""
+    dataset.attrs["unit"], dataset.attrs["description"] = unit, description
 
 
 def _write_clusters(group: h5py.Group, runs: np.ndarray, points: np.ndarray, clusters: dict[int, bytes]) -> None:
@@ -164,22 +178,20 @@ def _write_file(partial: Path, attrs: dict[str, Any], runs: np.ndarray, summary:
     with h5py.File(partial, "w") as f:
         for key, value in attrs.items():
             f.attrs[key] = value
-        _write_table(f.create_group("runs"), runs)
+        _write_table(f.create_group("runs"), runs, RECORD_COLUMNS)
         _write_table(f.create_group("summary"), summary,
                      {name: (unit, text) for name, _, unit, text in SUMMARY_COLUMNS})
         group = f.create_group("density")
         for i, ((distance, fraction), sums) in enumerate(zip(density, ring_sums)):
             point = group.create_group(point_group_name(i))
-            for name in points.dtype.names:
-                point.attrs[name] = points[i][name]
-            point.create_dataset("distance", data=distance)
-            point.create_dataset("fraction", data=fraction)
+            for name in points.dtype.names:  # in the points' own dtypes (engine: S8, not sized to its value)
+                point.attrs.create(name, points[i][name], dtype=points.dtype[name])
             rings = len(distance)
-            point.create_dataset("filled_sum", data=sums[:rings])
+            data = {"distance": distance, "fraction": fraction, "filled_sum": sums[:rings]}
             if len(sums) > rings:  # the continuous model's acceptance bins
-                seen, accepted = np.split(sums[rings:], 2)
-                point.create_dataset("acceptance_seen", data=seen)
-                point.create_dataset("acceptance_filled", data=accepted)
+                data["acceptance_seen"], data["acceptance_filled"] = np.split(sums[rings:], 2)
+            for name, values in data.items():
+                _described(point.create_dataset(name, data=values), *DENSITY_COLUMNS[name])
         errors = f.create_group("failures")
         jobs = sorted(failures)
         errors.create_dataset("job", data=np.array(jobs, np.int64))
@@ -206,7 +218,7 @@ def lock_output(target: Path) -> IO:
     path = target.with_name(target.name + ".lock")
     for attempt in range(LOCK_ATTEMPTS):
         try:
-            handle = open(path, "a")  # noqa: SIM115 -- held open on purpose
+            handle = open(path, "a")  # held open on purpose
         except OSError as exc:
             raise ParameterError(str(target), None, f"cannot create a file in {path.parent}: {exc.strerror}") from None
         try:

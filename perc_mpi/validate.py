@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import config, results
-from .cli import ArgumentParser, fail
+from .console import ArgumentParser, fail
 from .parameters import ParameterError
 from .plots import make_directory, save_figure
 from .report import to_stdout

@@ -132,7 +132,7 @@ def fast_invasion(width, height, depth, seed):
     """The ``fast`` engine's process, written plainly: same draws, same swap-remove buckets.
 
     Returns (filled mask, fill order [(x, y)], values in fill order, {cell: value} of every
-    cell that was ever drawn, frontier snapshots' minimum at each step as a list).
+    cell that was ever drawn).
     """
     rng = Xoshiro256pp(np.random.SeedSequence(seed).generate_state(4, np.uint64))
     value = {}

@@ -192,6 +192,19 @@ def test_documented_layout_matches_the_files(sweep_file, clusters_file):
     assert documented - (plain | with_clusters) == set(), "documented but absent"
 
 
+def test_every_table_dataset_says_its_unit_and_meaning(sweep_file, clusters_file):
+    # self-describing: h5ls -v shows what a column is without the docs
+    for path in (sweep_file, clusters_file):
+        with h5py.File(path) as f:
+            datasets = [*f["runs"].values(), *f["summary"].values(),
+                        *(d for point in f["density"].values() for d in point.values())]
+            for dataset in datasets:
+                assert set(dataset.attrs) == {"unit", "description"} and dataset.attrs["description"], dataset.name
+            assert f["density/point_00000"].attrs.get_id("engine").dtype == np.dtype("S8")
+    with h5py.File(clusters_file) as f:  # the continuous model's datasets were among them
+        assert "acceptance_seen" in f["density/point_00001"]
+
+
 def test_saved_clusters_equal_the_resimulated_runs(clusters_file):
     sweep = results.open(clusters_file)
     with h5py.File(clusters_file) as f:

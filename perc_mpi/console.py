@@ -1,0 +1,49 @@
+"""The command line's conventions, shared by its subcommands (run, merge, report,
+validate): a bad input is one line on stderr, printed by rank 0 only, and exit status 2;
+the command as typed, for the output files' provenance."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from typing import NoReturn
+
+from . import config
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, with a usage error printed like any other bad input: one line
+    on stderr (rank 0 only under a launcher), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``message`` as one line and exit with the bad-input status."""
+        sys.exit(fail(f"{message} (see {self.prog} --help)"))
+
+
+# Rank variables set by common launchers (MPICH/Hydra, Open MPI, PMIx, srun), read before
+# MPI is initialised so that errors found before then are printed once, not per rank.
+RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID")
+
+
+def launcher_rank() -> int:
+    """Return this process's rank as told by the MPI launcher's environment (0 if none)."""
+    for name in RANK_VARIABLES:
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return 0
+
+
+def fail(message: str) -> int:
+    """Print one error line on stderr (rank 0 only) and return the bad-input exit status."""
+    if launcher_rank() == 0:
+        print(f"perc_mpi: error: {message}", file=sys.stderr)
+    return config.EXIT_BAD_INPUT
+
+
+def command_line() -> str:
+    """Return this process's command line as typed (``python -m perc_mpi ...``, not the
+    path of ``__main__.py`` that ``sys.argv`` holds then)."""
+    program = "python -m perc_mpi" if sys.argv[0].endswith("__main__.py") else sys.argv[0]
+    return " ".join([program, *map(shlex.quote, sys.argv[1:])])
