@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import config, measures
-from .jobs import DONE, FAILED
 from .plan import ENGINE_DTYPE
+from .records import DONE, FAILED
 
 # The summary table: (name, dtype, unit, description).  The first six columns are the
 # original's CSV columns, in its order.

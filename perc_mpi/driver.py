@@ -35,9 +35,10 @@ from mpi4py import MPI
 from . import __version__, config, report
 from .aggregate import RingSums, sorted_rows, summarize
 from .console import command_line
-from .jobs import DONE, RECORD_DTYPE, progress, run_job
+from .jobs import run_job
 from .parameters import ParameterError
 from .plan import RESERVE, Reserve, balance, job_cost, shares
+from .records import DONE, RECORD_DTYPE, progress
 from .report import plural
 from .session import (
     Start,

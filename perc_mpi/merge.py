@@ -19,9 +19,9 @@ import numpy as np
 from . import config
 from .aggregate import RingSums, sorted_rows, summarize
 from .console import ArgumentParser, command_line, fail
-from .jobs import DONE, FAILED, RECORD_DTYPE, progress
 from .parameters import ParameterError, sweep_differences
 from .plan import build_plan
+from .records import DONE, FAILED, RECORD_DTYPE, progress
 from .report import plural, to_stdout, write_summary_csv
 from .store import (
     WriteError,

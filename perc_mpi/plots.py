@@ -16,8 +16,8 @@ import numpy as np
 from . import config, results
 from .aggregate import sorted_rows
 from .console import ArgumentParser, fail
-from .jobs import DONE
 from .parameters import ParameterError
+from .records import DONE
 from .report import depth_label, to_stdout, write_summary_csv
 
 MAX_PANELS = 12  # per-point figures show the first points of the cube, in cube order

@@ -22,8 +22,9 @@ import numpy as np
 
 from . import config, engine, measures
 from .aggregate import SUMMARY_DTYPE, RingSums, mean_profile, summarize
-from .jobs import DONE, PENDING, RECORD_DTYPE, params_of, summed_vector, unpack_cluster
+from .jobs import params_of, summed_vector, unpack_cluster
 from .plan import POINT_DTYPE
+from .records import DONE, PENDING, RECORD_DTYPE
 from .store import point_group_name, point_groups, read_ring_sums, read_runs, read_table
 
 

@@ -18,7 +18,6 @@ import numba
 import numpy as np
 
 from . import config, engine, measures
-from .jobs import DONE, RECORD_DTYPE, pending_records
 from .parameters import (
     ParameterError,
     RunParams,
@@ -33,6 +32,7 @@ from .parameters import (
     sweep_differences,
 )
 from .plan import RESERVE, Plan, assign_ranks, balance, build_plan, in_slice
+from .records import DONE, RECORD_DTYPE, pending_records
 from .report import depth_label, plural
 from .store import Snapshot, lock_output, read_snapshot, recorded_sweep, snapshot_target, unlock_output
 

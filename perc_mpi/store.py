@@ -25,8 +25,8 @@ import numpy as np
 
 from .aggregate import SUMMARY_COLUMNS, SUMMARY_DTYPE
 from .config import CLUSTER_COMPRESSION
-from .jobs import RECORD_COLUMNS
 from .parameters import ParameterError, SweepParams, parse_sweep
+from .records import RECORD_COLUMNS
 
 
 @dataclass

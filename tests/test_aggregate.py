@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from perc_mpi.aggregate import RingSums, summarize
-from perc_mpi.jobs import DONE, FAILED, pending_records
 from perc_mpi.plan import JOB_DTYPE, POINT_DTYPE
+from perc_mpi.records import DONE, FAILED, pending_records
 
 
 def finished_runs(dimensions_per_point, failed_per_point=None):

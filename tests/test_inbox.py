@@ -8,8 +8,8 @@ import json
 from mpi4py import MPI
 
 from perc_mpi import driver, session
-from perc_mpi.jobs import DONE, pending_records
 from perc_mpi.plan import Reserve
+from perc_mpi.records import DONE, pending_records
 from perc_mpi.stop import StopRequest
 from perc_mpi.store import unlock_output
 

@@ -109,7 +109,7 @@ def test_filtered_reaggregation_of_continuous_points(clusters_file):
 
 
 def test_a_subset_counts_only_its_own_failed_runs(sweep_file):
-    from perc_mpi.jobs import FAILED
+    from perc_mpi.records import FAILED
 
     sweep = results.open(sweep_file)
     failing = np.flatnonzero(sweep.runs["point"] == 1)[-1]  # the last run of point 1 had failed
