@@ -172,8 +172,8 @@ def _check_model(source: str, depths, engines) -> None:
                              "the continuous model runs with engine fast")
 
 
-def _seed(source: str, value: Any) -> int:
-    return draw_seed() if value is None else _integer(source, "'seed'", value, 0, config.MAX_SEED)
+def _seed(source: str, value: Any, lowest: int = 0) -> int:
+    return draw_seed() if value is None else _integer(source, "'seed'", value, lowest, config.MAX_SEED)
 
 
 def filled_share(depth: int | np.ndarray) -> np.ndarray:
@@ -377,7 +377,9 @@ def parse_sweep(data: dict[str, Any], text: str, source: str, memory: int | None
     points = (1 if square else len(height)) * len(width) * len(axes["depth"]) * len(axes["engine"])
     if points * runs > config.MAX_JOBS:
         raise ParameterError(source, "'runs'", f"the cube has {points * runs} jobs; at most {config.MAX_JOBS}")
-    sweep = SweepParams(axes, runs, _seed(source, data.get("seed")), square, text)
+    # A sweep seed only seeds Python's random (the job seeds): any int64, negative ones too,
+    # as the original accepts them (random.seed(-s) is random.seed(s)).
+    sweep = SweepParams(axes, runs, _seed(source, data.get("seed"), lowest=-config.MAX_SEED - 1), square, text)
     engine, depth = largest_kind(sweep)
     _check_grid(source, max(width), max(height), engine, depth, memory, ranks_per_node, *kept_memory(sweep))
     return sweep

@@ -40,7 +40,7 @@ BAD = [
     ({"runs": 0}, "'runs'"),
     ({"runs": 2.5}, "'runs'"),
     ({"runs": [2]}, "'runs'"),
-    ({"seed": -1}, "'seed'"),
+    ({"seed": -(2**63) - 1}, "'seed'"),
     ({"seed": 2**63}, "'seed'"),
     ({"seed": "abc"}, "'seed'"),
     ({"engine": "quick"}, "'engine'"),

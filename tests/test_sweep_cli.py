@@ -17,9 +17,11 @@ def write_sweep(tmp_path, **spec):
     return path
 
 
-@pytest.mark.parametrize("example", ["short.json", "sweep.json"])
-def test_original_engine_reproduces_the_original_flow(tmp_path, examples, example):
+@pytest.mark.parametrize("example, seed", [("short.json", None), ("sweep.json", None),
+                                           ("short.json", -4242)])  # the original takes any int
+def test_original_engine_reproduces_the_original_flow(tmp_path, examples, example, seed):
     spec = json.loads((examples / example).read_text())
+    spec["seed"] = spec["seed"] if seed is None else seed
     path = write_sweep(tmp_path, **spec, engine="original")
     proc = run_cli(path, mpi=2)
     assert proc.returncode == 0, proc.stderr
