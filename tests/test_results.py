@@ -192,8 +192,18 @@ def test_documented_layout_matches_the_files(sweep_file, clusters_file):
     assert documented - (plain | with_clusters) == set(), "documented but absent"
 
 
+def test_documented_dtypes_and_units_are_the_files(sweep_file, clusters_file):
+    doc = (ROOT / "docs" / "output-format.md").read_text()
+    rows = re.findall(r"^\| `((?:runs|summary|density/point_NNNNN)/\w+)` \| (\w+) \|([^|]*)\|", doc, flags=re.M)
+    assert len(rows) > 30
+    with h5py.File(clusters_file) as f:  # it has every dataset (the continuous model's too)
+        for name, dtype, unit in rows:
+            dataset = f[name.replace("point_NNNNN", "point_00001")]
+            assert (dataset.dtype, dataset.attrs["unit"]) == (np.dtype(dtype), unit.strip()), name
+
+
 def test_every_table_dataset_says_its_unit_and_meaning(sweep_file, clusters_file):
-    # self-describing: h5ls -v shows what a column is without the docs
+    # self-describing: h5dump -A shows what a column is without the docs
     for path in (sweep_file, clusters_file):
         with h5py.File(path) as f:
             datasets = [*f["runs"].values(), *f["summary"].values(),
