@@ -21,7 +21,7 @@ from .aggregate import RingSums, sorted_rows, summarize
 from .console import ArgumentParser, command_line, fail
 from .parameters import ParameterError, sweep_differences
 from .plan import build_plan
-from .records import DONE, FAILED, RECORD_DTYPE, progress
+from .records import DONE, FAILED, progress
 from .report import plural, to_stdout, write_summary_csv
 from .store import (
     WriteError,
@@ -63,7 +63,7 @@ def _merge_into(target: Path, parts: list[Path]) -> tuple[np.ndarray, dict]:
         if parts.count(part) > 1:
             raise ParameterError(str(part), None, "part given twice")
         try:
-            snapshots.append(read_snapshot(part, RECORD_DTYPE))
+            snapshots.append(read_snapshot(part))
         except (OSError, KeyError, ValueError) as exc:
             raise ParameterError(str(part), None, f"not a perc_mpi sweep file: {exc}") from None
     first = snapshots[0].attrs

@@ -24,7 +24,7 @@ from . import config, engine, measures
 from .aggregate import SUMMARY_DTYPE, RingSums, mean_profile, summarize
 from .jobs import params_of, summed_vector, unpack_cluster
 from .plan import POINT_DTYPE
-from .records import DONE, PENDING, RECORD_DTYPE
+from .records import DONE, PENDING
 from .store import point_group_name, point_groups, read_ring_sums, read_runs, read_table
 
 
@@ -194,5 +194,5 @@ def open(path: str | Path) -> SweepResults:  # results.open mirrors h5py.File / 
     with h5py.File(path, "r") as f:
         points = np.array([tuple(point.attrs[k] for k in POINT_DTYPE.names)
                            for point in point_groups(f)], POINT_DTYPE)
-        return SweepResults(path, dict(f.attrs), read_runs(f, RECORD_DTYPE),
+        return SweepResults(path, dict(f.attrs), read_runs(f),
                             read_table(f["summary"], SUMMARY_DTYPE), points, read_ring_sums(f))

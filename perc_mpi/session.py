@@ -32,7 +32,7 @@ from .parameters import (
     sweep_differences,
 )
 from .plan import RESERVE, Plan, assign_ranks, balance, build_plan, in_slice
-from .records import DONE, RECORD_DTYPE, pending_records
+from .records import DONE, pending_records
 from .report import depth_label, plural
 from .store import Snapshot, lock_output, read_snapshot, recorded_sweep, snapshot_target, unlock_output
 
@@ -82,7 +82,7 @@ def take_back(path: Path, data: dict, sweep: SweepParams, part: str) -> tuple[Sn
     what it runs, see :func:`perc_mpi.parameters.sweep_differences`) or slice; a sweep
     without a seed takes the seed the file recorded."""
     try:
-        snapshot = read_snapshot(path, RECORD_DTYPE)
+        snapshot = read_snapshot(path)
         before = recorded_sweep(snapshot.attrs, str(path))
     except (OSError, KeyError, ValueError) as exc:  # ParameterError is a ValueError
         raise ParameterError(str(path), None, f"cannot resume from this file: {exc}") from None

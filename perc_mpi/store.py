@@ -26,7 +26,7 @@ import numpy as np
 from .aggregate import SUMMARY_COLUMNS, SUMMARY_DTYPE
 from .config import CLUSTER_COMPRESSION
 from .parameters import ParameterError, SweepParams, parse_sweep
-from .records import RECORD_COLUMNS
+from .records import RECORD_COLUMNS, RECORD_DTYPE
 
 
 @dataclass
@@ -273,11 +273,11 @@ def read_table(group: h5py.Group, dtype: np.dtype) -> np.ndarray:
     return table
 
 
-def read_runs(f: h5py.File, record_dtype: np.dtype) -> np.ndarray:
-    """Return ``runs/`` as one structured array of ``record_dtype``.  Raises ValueError
+def read_runs(f: h5py.File) -> np.ndarray:
+    """Return ``runs/`` as one structured array (RECORD_DTYPE).  Raises ValueError
     for a damaged table (see :func:`read_table`), or one whose rows are not the sweep's
     jobs 0 .. jobs_total - 1 in order."""
-    runs = read_table(f["runs"], record_dtype)
+    runs = read_table(f["runs"], RECORD_DTYPE)
     total = int(f.attrs.get("jobs_total", len(runs)))
     if len(runs) != total or not np.array_equal(runs["job"], np.arange(total)):
         raise ValueError(f"runs/ holds {len(runs)} rows, not the sweep's {total} jobs in job order")
@@ -324,10 +324,10 @@ def recorded_sweep(attrs: dict, source: str) -> SweepParams:
         raise ParameterError(source, None, f"its recorded sweep is missing or damaged ({exc!r})") from None
 
 
-def read_snapshot(path: str | os.PathLike, record_dtype: np.dtype) -> Snapshot:
+def read_snapshot(path: str | os.PathLike) -> Snapshot:
     """Return the :class:`Snapshot` stored in a sweep file."""
     with h5py.File(path, "r") as f:
-        runs = read_runs(f, record_dtype)
+        runs = read_runs(f)
         ring_sums = read_ring_sums(f)
         failures = dict(zip(f["failures/job"][()].tolist(), (e.decode() for e in f["failures/error"][()])))
         clusters = {}

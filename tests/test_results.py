@@ -16,6 +16,7 @@ from conftest import ROOT, run_cli
 
 import perc_mpi
 from perc_mpi import results
+from perc_mpi.records import RECORD_DTYPE
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def test_job_start_times_draw_each_ranks_timeline(sweep_file):
 
 def test_rank_time_splits_the_ranks_time_into_busy_and_idle():
     # rank 0: jobs at 10-12 and 13-16; rank 1: one job at 11-14; rank 2 runs nothing.
-    runs = np.zeros(3, results.RECORD_DTYPE)
+    runs = np.zeros(3, RECORD_DTYPE)
     runs["rank"], runs["started"], runs["seconds"] = [0, 1, 0], [10.0, 11.0, 13.0], [2.0, 3.0, 3.0]
     shares, span = results.rank_time(runs, 3)
     assert span == 6.0
