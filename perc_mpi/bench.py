@@ -2,7 +2,7 @@
 
 Every figure is measured here and now: medians over repeated runs, ratios side by side
 in one process.  ``--c-reference PATH`` adds the plain-C bucket-queue stick
-(``gcc -O2 -o PATH benchmarks/ref_bucket.c``: takes ``SIZE DEPTH REPS``, prints
+(``gcc -O2 -o PATH benchmarks/ref_bucket.c``: takes ``SIZE DEPTH REPS [FIRST]``, prints
 ``ns_per_cell X ...``) to the kernel table.
 ``--quick`` shrinks every size (a smoke test, not a measurement).
 """
@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -56,11 +57,17 @@ KERNEL_CASES = [(name, depth, timed) for name, timed in
                 for depth in (2, 100)] + [("continuous", "continuous", "kernel")]
 
 
+C_RUNS_A_CALL = 3
+
+
 def _ns_per_cell(size: int, depth: int | str, timed: str, name: str, seed: int, c_path: str | None) -> float:
     """Return one run's time per filled cell (ns): the kernel (``run_kernel``: values,
     invasion, its zeroed state), the whole ``engine.run``, or the C stick."""
     if timed == "C":
-        out = subprocess.run([c_path, str(size), str(depth), "1"], capture_output=True, text=True, check=True)
+        # Three clusters a call, a different three for each seed: one process's first
+        # touch of its arrays is shared by three runs, as the engine's buffers are reused.
+        out = subprocess.run([c_path, str(size), str(depth), str(C_RUNS_A_CALL), str(C_RUNS_A_CALL * seed)],
+                             capture_output=True, text=True, check=True)
         return float(out.stdout.split()[1])
     engine = "original" if name == "original" else "fast"
     params = RunParams(size, size, config.CONTINUOUS if depth == "continuous" else depth, seed, engine)
@@ -103,8 +110,9 @@ def measure_share(size: int, depth: int, reps: int) -> tuple[float, float]:
     return float(np.median(runs)), float(np.median(costs))
 
 
-def peak_rss_mb(size: int, depth: int) -> float:
-    """Return the peak RSS (MB) of a fresh process running one fast run and its measures."""
+def peak_rss_mib(size: int, depth: int) -> float:
+    """Return the peak RSS (MiB: ru_maxrss is in KiB) of a fresh process running one fast
+    run and its measures."""
     code = (
         "import perc_mpi, resource\nfrom perc_mpi import measures as m\n"
         f"r = perc_mpi.invade({size}, {size}, {depth}, 1)\n"
@@ -277,11 +285,11 @@ def replay(timed: np.ndarray, n_ranks: int, reserve_fraction: float, speeds: np.
     return last_end.max() / (timed["seconds"].sum() / (1 / speeds).sum()) - 1
 
 
-def replay_table(timed: np.ndarray, rank_counts: list[int], draws: int = 20) -> None:
+def replay_table(timed: np.ndarray, baseline: int, rank_counts: list[int], draws: int = 20) -> None:
     """Print the time lost to imbalance in :func:`replay`, all jobs scattered and with
     config.RESERVE_FRACTION held back, at equal rank speeds and at speeds spread by 10%
     (the median of ``draws`` random spreads)."""
-    print("\n| schedule replay: the last -n 1 run's job seconds on more ranks (model: rank 0 answers "
+    print(f"\n| schedule replay: the last -n {baseline} run's job seconds on more ranks (model: rank 0 answers "
           "between its jobs; messages take no time), time lost to imbalance | "
           + " | ".join(f"{n} ranks" for n in rank_counts) + " |")
     print("|---|" + "---|" * len(rank_counts))
@@ -321,7 +329,7 @@ def scaling_part(args: argparse.Namespace) -> None:
     # ladders as repetitions elsewhere: a -n 1, -n 2 ladder takes ~50 s here.
     runs = 2 if args.quick else args.scaling_runs
     timed = scaling_table(sides, runs, args.ranks, 1 if args.quick else (args.reps + 1) // 2)
-    replay_table(timed, [2, 16, 64])
+    replay_table(timed, args.ranks[0], [2, 16, 64])
 
 
 def rank_list(text: str) -> list[int]:
@@ -358,7 +366,9 @@ def main(argv: list[str] | None = None) -> None:
     size, big = (101, 301) if args.quick else (2001, 10001)
     reps = 1 if args.quick else args.reps
     print(f"perc_mpi benchmarks, {time.strftime('%Y-%m-%d')}: {machine()}")
-    print(f"command: python -m perc_mpi.bench {' '.join(argv if argv is not None else sys.argv[1:])}")
+    print(f"command: {shlex.join(['python', '-m', 'perc_mpi.bench', *(argv if argv is not None else sys.argv[1:])])}"
+          + (" (--quick: tiny sizes, one repetition, 2 runs a point: a smoke test, not a measurement)"
+             if args.quick else ""))
     if args.scaling_only:
         scaling_part(args)
         return
@@ -381,9 +391,10 @@ def main(argv: list[str] | None = None) -> None:
         run_s, measure_s = measure_share(size, depth, reps)
         print(f"| measures / run, {size}x{size} depth {depth} | {measure_s / run_s:.1%} "
               f"({1e3 * measure_s:.1f} ms / {1e3 * run_s:.1f} ms) |")
-    print(f"| peak RSS, one {big}x{big} depth 100 run + measures | {peak_rss_mb(big, 100):.0f} MB |")
+    print(f"| peak RSS, one {big}x{big} depth 100 run + measures | {peak_rss_mib(big, 100):.0f} MiB |")
     cold, warm = jit_start(max(reps, 2))
-    print(f"| process start + first runs, empty / filled numba cache | {cold:.2f} s / {warm:.2f} s |")
+    print(f"| process start + first runs, empty numba cache (one start) / filled (median of {max(reps, 2)}) | "
+          f"{cold:.2f} s / {warm:.2f} s |")
     with tempfile.TemporaryDirectory() as tmp:
         sweeps = [sweep_once(ROOT / "examples" / "sweep.json", 2, f"{tmp}/out.h5") for _ in range(reps)]
     wall, _, timing = sorted(sweeps)[len(sweeps) // 2]  # the median run, with its own breakdown

@@ -73,7 +73,7 @@ class SweepResults:
         """Return ``(D, standard error)``: the slope of log(mean filled cells) against
         log(size) over the square-grid points of one depth (default: the continuous
         model, 0) and engine (M ~ L^D at breakthrough); the error from a bootstrap over
-        each point's runs."""
+        each point's runs (NaN if a point has a single run: nothing to resample)."""
         engine = engine.encode() if isinstance(engine, str) else engine
         chosen = np.flatnonzero((self.points["depth"] == depth) & (self.points["engine"] == engine)
                                 & (self.points["width"] == self.points["height"]))
@@ -88,6 +88,8 @@ class SweepResults:
         if empty:
             raise ValueError(f"point {empty[0]} has no finished runs; finish the sweep (--resume) first")
         slope = np.polyfit(sizes, np.log([f.mean() for f in filled]), 1)[0]
+        if min(map(len, filled)) < 2:
+            return float(slope), float("nan")
         rng = np.random.default_rng(seed)
         boot = [np.polyfit(sizes, np.log([rng.choice(f, len(f)).mean() for f in filled]), 1)[0]
                 for _ in range(resamples)]

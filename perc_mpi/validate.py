@@ -22,6 +22,7 @@ from . import config, results
 from .console import ArgumentParser, fail
 from .parameters import ParameterError
 from .plots import make_directory, save_figure
+from .records import DONE
 from .report import to_stdout
 
 FRACTAL_DIMENSION = 91 / 48  # invasion percolation without trapping, 2-d
@@ -41,20 +42,41 @@ def step_position(values: np.ndarray, accepted: np.ndarray) -> float:
 
 
 def measure(sweep: results.SweepResults) -> dict:
-    """Return the validation figures of a continuous-model sweep file."""
-    continuous = np.flatnonzero(sweep.points["depth"] == config.CONTINUOUS)
+    """Return the validation figures of a continuous-model sweep file, from its square
+    grids (L x L: the published figures are for squares)."""
+    points = sweep.points
+    continuous = np.flatnonzero((points["depth"] == config.CONTINUOUS) & (points["width"] == points["height"]))
     if len(continuous) < 2:
-        raise ValueError("the file has fewer than two continuous-model grid sizes")
-    order = continuous[np.argsort(sweep.points["width"][continuous])]
+        raise ValueError("the file has fewer than two continuous-model square grid sizes")
+    order = continuous[np.argsort(points["width"][continuous])]
     unfinished = order[sweep.summary["count"][order] == 0]
     if len(unfinished):
-        raise ValueError(f"point {int(unfinished[0])} has no finished runs; finish the sweep (--resume) first")
+        then = ("merge the slices' parts (python -m perc_mpi merge) first" if sweep.attrs.get("slice")
+                else "finish the sweep (--resume) first")
+        raise ValueError(f"point {int(unfinished[0])} has no finished runs in this file; {then}")
     dimension, error = sweep.mass_dimension(config.CONTINUOUS)
-    sizes = sweep.points["width"][order]
+    sizes = points["width"][order]
     steps = [step_position(*sweep.acceptance(int(p))) for p in order]
     local = np.diff(np.log(sweep.summary["filled_mean"][order])) / np.diff(np.log(sizes.astype(float)))
     return {"sizes": sizes, "points": order, "dimension": dimension, "dimension_error": error,
             "steps": np.array(steps), "local_slopes": local, "runs": sweep.summary["count"][order]}
+
+
+def caveats(sweep: results.SweepResults) -> list[str]:
+    """Return what limits a file's figures: a slice part or an unfinished sweep holds only
+    some of the runs; rectangular continuous points are left out."""
+    notes = []
+    if sweep.attrs.get("slice"):
+        notes.append(f"is the part {sweep.attrs['slice']} of a sliced sweep: the figures use its runs only "
+                     "(merge the parts for the whole sweep's)")
+    elif not sweep.attrs.get("complete", True):
+        done = int(np.count_nonzero(sweep.runs["status"] == DONE))
+        notes.append(f"is not complete ({done}/{len(sweep.runs)} jobs done): the figures use the done runs only")
+    points = sweep.points
+    rectangles = np.count_nonzero((points["depth"] == config.CONTINUOUS) & (points["width"] != points["height"]))
+    if rectangles:
+        notes.append(f"has {rectangles} rectangular continuous-model points: left out (the figures are for L x L)")
+    return notes
 
 
 def write_report(sweep: results.SweepResults, figures: dict, directory: Path) -> Path:
@@ -129,8 +151,11 @@ def main(argv: list[str]) -> int:
     try:
         sweep = results.open(path)
         figures = measure(sweep)
-    except (OSError, KeyError, ValueError) as exc:
-        return fail(f"{path}: {exc}")
+        directory = make_directory(Path(args.output) if args.output else path.with_name(path.stem + "_validation"))
+    except (OSError, KeyError, ValueError) as exc:  # (a ParameterError is a ValueError)
+        return fail(f"{path}: {exc}" if not isinstance(exc, ParameterError) else str(exc))
+    for note in caveats(sweep):
+        print(f"perc_mpi: note: {path} {note}", file=sys.stderr)
     d_off = figures["dimension"] - FRACTAL_DIMENSION
     pc_off = figures["steps"][-1] - P_C
     with to_stdout():
@@ -139,12 +164,9 @@ def main(argv: list[str]) -> int:
         print(f"acceptance step at L = {figures['sizes'][-1]}: {figures['steps'][-1]:.4f} "
               f"(p_c = {P_C}, difference {pc_off:+.4f}, tolerance {TOLERANCE_PC})")
     try:
-        directory = make_directory(Path(args.output) if args.output else path.with_name(path.stem + "_validation"))
         written = write_report(sweep, figures, directory)
         with to_stdout():
             print(written)
-    except ParameterError as exc:
-        return fail(str(exc))
     except ImportError:
         print("perc_mpi: the plots need matplotlib: pip install -e '.[report]'", file=sys.stderr)
     ok = abs(d_off) <= TOLERANCE_D and abs(pc_off) <= TOLERANCE_PC

@@ -80,3 +80,20 @@ def test_a_reader_leaving_early_ends_the_drawing_quietly(tmp_path):
     proc.stdout.close()  # as `| head -1` does once it has its line
     stderr = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0 and "Traceback" not in stderr and "filled " in stderr
+
+
+def test_drawing_takes_about_two_bytes_a_cell():
+    # the text and its array, no wider temporaries: a where/astype/concatenate/tobytes
+    # chain once peaked at 11 bytes a cell, past the memory check of a 10001 x 10001 run
+    import tracemalloc
+
+    import numpy as np
+
+    filled = np.random.default_rng(0).random((1000, 700)) < 0.3
+    tracemalloc.start()
+    drawing = draw_grid(filled)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 2.2 * filled.size
+    rows = drawing.splitlines()
+    assert len(rows) == 700 and rows[0] == "".join("X" if v else "." for v in filled[:, -1])

@@ -74,5 +74,26 @@ def test_validate_refuses_an_unfinished_sweep(tmp_path):
     assert run_cli(path, "--slice", "0/2").returncode == 0  # the 33 x 33 point has no run
     proc = run_cli("validate", tmp_path / "half.h5")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "no finished runs" in proc.stderr
+    assert "merge the slices' parts" in proc.stderr  # a slice part: merging, not --resume, completes it
     with pytest.raises(ValueError, match="point 1 has no finished runs"):
         results.open(tmp_path / "half.h5").mass_dimension()
+
+
+def test_validate_uses_square_grids_only(tmp_path):
+    # the published figures are for L x L; a 33 x 17 point once gave the "L = 33" step
+    path = tmp_path / "mixed.json"
+    path.write_text(json.dumps({"width": [17, 33], "height": [17, 33], "depth": "continuous", "runs": 1, "seed": 1}))
+    assert run_cli(path).returncode == 0
+    proc = run_cli("validate", tmp_path / "mixed.h5", "-o", tmp_path / "report")
+    assert proc.returncode in (0, 3), proc.stderr
+    sweep = results.open(tmp_path / "mixed.h5")
+    step = step_position(*sweep.acceptance(3))  # point 3: 33 x 33
+    assert f"acceptance step at L = 33: {step:.4f}" in proc.stdout
+    assert "± nan" in proc.stdout  # one run per size: no bootstrap error, not a false 0
+    assert "2 rectangular continuous-model points: left out" in proc.stderr
+    page = (tmp_path / "report" / "validation.md").read_text()
+    assert [line.split(" | ")[0] for line in page.splitlines() if line.startswith(("| 17 |", "| 33 |"))] == \
+        ["| 17", "| 33"]  # one row per square size
+    (tmp_path / "taken").write_text("")
+    proc = run_cli("validate", tmp_path / "mixed.h5", "-o", tmp_path / "taken")  # refused before any figure
+    assert proc.returncode == 2 and proc.stdout == "" and "report directory" in proc.stderr
