@@ -141,8 +141,10 @@ def nothing_left(comm: MPI.Comm, start: Start | None) -> int:
                                                                      if start.slice_text else "")
         print(f"perc_mpi: nothing to run: every one of the {jobs} in {start.path} is done; the file is left "
               "as it was", file=sys.stderr, flush=True)
+        with h5py.File(start.path, "r") as f:
+            summary = read_summary(f)
         with report.to_stdout():
-            report.write_summary_csv(sys.stdout, sorted_rows(read_summary(start.path)))
+            report.write_summary_csv(sys.stdout, sorted_rows(summary))
     return config.EXIT_OK
 
 

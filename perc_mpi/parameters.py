@@ -380,16 +380,17 @@ def parse_sweep(data: dict[str, Any], text: str, source: str, memory: int | None
     # A sweep seed only seeds Python's random (the job seeds): any int64, negative ones too,
     # as the original accepts them (random.seed(-s) is random.seed(s)).
     sweep = SweepParams(axes, runs, _seed(source, data.get("seed"), lowest=-config.MAX_SEED - 1), square, text)
-    engine, depth = largest_kind(sweep)
-    _check_grid(source, max(width), max(height), engine, depth, memory, ranks_per_node, *kept_memory(sweep))
+    _check_grid(source, *largest_run(sweep), memory, ranks_per_node, *kept_memory(sweep))
     return sweep
 
 
-def largest_kind(sweep: SweepParams) -> tuple[str, int]:
-    """Return the ``(engine, depth)`` of the sweep's runs that need most memory per cell
-    (on the largest grid, max(width) x max(height), the sweep's largest run)."""
-    return max(itertools.product(sweep.axes["engine"], sweep.axes["depth"]),
-               key=lambda kind: run_memory(1, 1, kind[1], kind[0]))
+def largest_run(sweep: SweepParams) -> tuple[int, int, str, int]:
+    """Return ``(width, height, engine, depth)`` of the sweep's run that needs most memory:
+    on its largest grid, max(width) x max(height) (a shape of the cube), the engine and
+    depth that need most per cell."""
+    engine, depth = max(itertools.product(sweep.axes["engine"], sweep.axes["depth"]),
+                        key=lambda kind: run_memory(1, 1, kind[1], kind[0]))
+    return max(sweep.axes["width"]), max(sweep.axes["height"]), engine, depth
 
 
 def kept_memory(sweep: SweepParams) -> tuple[float, float]:

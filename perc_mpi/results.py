@@ -21,11 +21,11 @@ import h5py
 import numpy as np
 
 from . import config, engine, measures
-from .aggregate import SUMMARY_DTYPE, RingSums, mean_profile, summarize
+from .aggregate import RingSums, mean_profile, summarize
 from .jobs import params_of, summed_vector, unpack_cluster
 from .plan import POINT_DTYPE
 from .records import DONE, PENDING
-from .store import point_group_name, point_groups, read_ring_sums, read_runs, read_table
+from .store import point_group_name, point_groups, read_ring_sums, read_runs, read_summary
 
 
 @dataclass(frozen=True)
@@ -197,4 +197,4 @@ def open(path: str | Path) -> SweepResults:  # results.open mirrors h5py.File / 
         points = np.array([tuple(point.attrs[k] for k in POINT_DTYPE.names)
                            for point in point_groups(f)], POINT_DTYPE)
         return SweepResults(path, dict(f.attrs), read_runs(f),
-                            read_table(f["summary"], SUMMARY_DTYPE), points, read_ring_sums(f))
+                            read_summary(f), points, read_ring_sums(f))

@@ -24,7 +24,7 @@ from .parameters import (
     SweepParams,
     available_memory,
     kept_memory,
-    largest_kind,
+    largest_run,
     parse_slice,
     parse_sweep,
     readable_size,
@@ -201,8 +201,7 @@ def print_plan(start: Start, n_ranks: int) -> None:
         print(f"{r},{np.count_nonzero(start.ranks == r)},{share[r]:.4f}")
     print(f"held back by rank 0 for ranks that run dry: {np.count_nonzero(start.ranks == RESERVE)} jobs")
     print(f"expected imbalance (max/mean work): {imbalance:.3f}")
-    width, height = max(plan.sweep.axes["width"]), max(plan.sweep.axes["height"])
-    engine, depth = largest_kind(plan.sweep)
+    width, height, engine, depth = largest_run(plan.sweep)
     tables, sums = kept_memory(plan.sweep)
     print(f"memory (not checked against this node's by a dry run): about "
           f"{readable_size(run_memory(width, height, depth, engine) + tables)} per rank for the largest run "

@@ -284,10 +284,9 @@ def read_runs(f: h5py.File) -> np.ndarray:
     return runs
 
 
-def read_summary(path: str | os.PathLike) -> np.ndarray:
-    """Return the ``summary/`` table a sweep file holds (SUMMARY_COLUMNS)."""
-    with h5py.File(path, "r") as f:
-        return read_table(f["summary"], SUMMARY_DTYPE)
+def read_summary(f: h5py.File) -> np.ndarray:
+    """Return the ``summary/`` table a sweep file holds (SUMMARY_DTYPE)."""
+    return read_table(f["summary"], SUMMARY_DTYPE)
 
 
 def point_group_name(point: int) -> str:

@@ -383,10 +383,11 @@ def test_a_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path):
     # the kernels in Numba's cache first: under the limit, writing it would fail as well
     assert run_cli(path, "-o", tmp_path / "warm.h5").returncode == 0
     (tmp_path / "warm.h5").unlink()
+    limit = 30000  # bytes: less than the first snapshot
     script = (
         "import resource, sys\n"
         "from mpi4py import MPI\n"
-        "resource.setrlimit(resource.RLIMIT_FSIZE, (30000, resource.RLIM_INFINITY))\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, resource.RLIM_INFINITY))\n"
         "from perc_mpi import cli\n"
         "sys.exit(cli.main([sys.argv[1]]))\n"
     )
@@ -404,7 +405,7 @@ def test_a_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path):
         assert run_cli(path, "--slice", f"{index}/2", "-o", parts[-1]).returncode == 0
 
     def limited():
-        resource.setrlimit(resource.RLIMIT_FSIZE, (30000, resource.RLIM_INFINITY))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
 
     proc = subprocess.run([sys.executable, "-m", "perc_mpi", "merge", str(tmp_path / "merged.h5"), *map(str, parts)],
                           capture_output=True, text=True, timeout=120, preexec_fn=limited)
