@@ -134,6 +134,18 @@ def sweep_once(sweep: Path, ranks: int, out: str) -> tuple[float, float, str]:
     return wall, float(re.search(r"jobs ([0-9.]+) s", timing).group(1)), timing
 
 
+def small_jobs(runs: int, reps: int) -> tuple[int, float, str]:
+    """Return (jobs, median jobs-phase seconds, that run's timing line) of a sweep of
+    small grids (sizes 11 and 21 x depths 2 and 10, ``runs`` runs a point) on one rank:
+    what a job costs beyond its kernel (measures, record, driver)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sweep = Path(tmp) / "small.json"
+        sweep.write_text(json.dumps({"size": [11, 21], "depth": [2, 10], "runs": runs, "seed": 1}))
+        timed = sorted(sweep_once(sweep, 1, f"{tmp}/small.h5")[1:] for _ in range(reps))
+    jobs, timing = timed[len(timed) // 2]  # the median run, with its own breakdown
+    return 4 * runs, jobs, timing
+
+
 def _timeline(path: str) -> tuple[np.ndarray, dict[str, float], float]:
     """Return the jobs of a finished sweep file with the seconds each took (JOB_DTYPE +
     seconds), and :meth:`perc_mpi.results.SweepResults.rank_time`: where the ranks'
@@ -399,6 +411,9 @@ def main(argv: list[str] | None = None) -> None:
         sweeps = [sweep_once(ROOT / "examples" / "sweep.json", 2, f"{tmp}/out.h5") for _ in range(reps)]
     wall, _, timing = sorted(sweeps)[len(sweeps) // 2]  # the median run, with its own breakdown
     print(f"| examples/sweep.json (90 jobs), mpirun -n 2, wall | {wall:.2f} s ({timing}) |")
+    n_jobs, jobs, timing = small_jobs(25 if args.quick else 2500, reps)
+    print(f"| many small jobs: sizes [11, 21] x depths [2, 10], {n_jobs} jobs, mpirun -n 1, jobs phase | "
+          f"{jobs:.2f} s, {1e6 * jobs / n_jobs:.0f} us a job ({timing}) |")
     scaling_part(args)
 
 

@@ -371,10 +371,11 @@ def run_share(comm: MPI.Comm, feed: JobFeed, inbox: Inbox | None, flush_seconds:
                 deltas[point] = outcome.rings
         if outcome.error:
             failures[int(job["job"])] = outcome.error
-        if inbox is not None:  # rank 0: what the others sent first, so that a snapshot now holds it
+        if inbox is not None:  # rank 0: takes what the others sent, answers their requests
             inbox.poll()
-            flush(False)
-        elif time.monotonic() - last_send >= flush_seconds:
+        # Rank 0 too keeps its records for a while: handing over each one (a batch of
+        # one row) cost ~20 us a job, as much as a small grid's run.
+        if time.monotonic() - last_send >= flush_seconds:
             flush(False)
     feed.close()
     flush(True)

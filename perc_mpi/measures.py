@@ -206,8 +206,10 @@ def box_dimension(width: int, height: int, fill_x: np.ndarray, fill_y: np.ndarra
 
 def _slope(x: np.ndarray, y: np.ndarray) -> float:
     """Return the least-squares slope of y against x (np.polyfit's, a tenth of the cost)."""
-    dx = x - x.mean()
-    return float(dx @ (y - y.mean()) / (dx @ dx))
+    # sum / len is mean() bit for bit, without its ~2 us of bookkeeping (a small grid's
+    # job runs a few tens of us).
+    dx = x - x.sum() / len(x)
+    return float(dx @ (y - y.sum() / len(y)) / (dx @ dx))
 
 
 def acceptance_counts(frontier_values: np.ndarray, fill_values: np.ndarray,
