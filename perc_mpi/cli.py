@@ -109,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         data, text = read_json(args.file)
     except ParameterError as exc:
-        return fail(str(exc))
+        typo = not Path(args.file).exists() and not Path(args.file).suffix  # "reports x.h5"?
+        return fail(str(exc) + (" (the subcommands: merge, report, validate)" if typo else ""))
     if not is_sweep(data):
         # A single run needs no MPI: under a launcher, rank 0 alone runs it.
         return run_single(args, data) if launcher_rank() == 0 else config.EXIT_OK

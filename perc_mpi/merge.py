@@ -25,6 +25,7 @@ from .records import DONE, FAILED, progress
 from .report import plural, to_stdout, write_summary_csv
 from .store import (
     WriteError,
+    being_written,
     lock_output,
     read_snapshot,
     recorded_sweep,
@@ -143,7 +144,10 @@ def main(argv: list[str]) -> int:
     with to_stdout():
         write_summary_csv(sys.stdout, sorted_rows(summary))
     left = attrs["jobs_total"] - attrs["jobs_done"]
+    writing = [part for part in args.parts if being_written(Path(part))]
+    then = (f"{', '.join(writing)} {'is' if len(writing) == 1 else 'are'} still being written: merge again once "
+            "their sessions end" if writing else "run their slices again with --resume")
     print(f"perc_mpi: merged {plural(len(args.parts), 'part')} into {args.output}: {attrs['jobs_done']}/"
-          f"{attrs['jobs_total']} jobs done" + (f", {left} missing or failed (run their slices again with --resume)"
-                                                if left else ""), file=sys.stderr)
+          f"{attrs['jobs_total']} jobs done" + (f", {left} missing or failed ({then})" if left else ""),
+          file=sys.stderr)
     return config.EXIT_OK if not left else config.EXIT_JOBS_FAILED

@@ -104,6 +104,9 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"  # the first bytes of an HDF5 file (without a user block)
+
+
 def read_json(path: str | os.PathLike) -> tuple[dict[str, Any], str]:
     """Return ``(object, text)`` of a JSON file whose top level must be an object."""
     source = str(path)
@@ -111,7 +114,13 @@ def read_json(path: str | os.PathLike) -> tuple[dict[str, Any], str]:
         text = Path(path).read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is no error
     except FileNotFoundError:
         raise ParameterError(source, None, "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        with open(path, "rb") as stream:
+            if stream.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE:
+                raise ParameterError(source, None, "an HDF5 file (a sweep's output?), not a JSON input: see it with "
+                                     "'python -m perc_mpi report FILE' or perc_mpi.results.open") from None
+        raise ParameterError(source, None, f"cannot read: {exc}") from None
+    except OSError as exc:
         raise ParameterError(source, None, f"cannot read: {exc}") from None
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicate_keys)

@@ -16,11 +16,47 @@ import numpy as np
 from . import config, results
 from .aggregate import sorted_rows
 from .console import ArgumentParser, fail
-from .parameters import ParameterError
+from .parameters import ParameterError, parse_slice
+from .plan import in_slice
 from .records import DONE
-from .report import depth_label, to_stdout, write_summary_csv
+from .report import depth_label, plural, to_stdout, write_summary_csv
+from .store import being_written
 
 MAX_PANELS = 12  # per-point figures show the first points of the cube, in cube order
+
+
+def jobs_held(sweep: results.SweepResults) -> tuple[int, int]:
+    """Return (done, total) of the jobs the file is for: all, or its slice's."""
+    scope = in_slice(sweep.runs, parse_slice(sweep.attrs.get("slice") or None))
+    return int(np.count_nonzero(sweep.runs["status"][scope] == DONE)), int(np.count_nonzero(scope))
+
+
+def next_step(sweep: results.SweepResults) -> str:
+    """Return what brings in the runs a file lacks: waiting for the session still writing
+    it, --resume (jobs of its own left), or merging a finished slice's parts."""
+    if being_written(sweep.path):
+        return "a session is still writing it: wait for it to end"
+    part = sweep.attrs.get("slice")
+    done, total = jobs_held(sweep)
+    if done < total:
+        return f"--resume {'its slice' if part else 'the sweep'} to finish it"
+    return "merge the slices' parts (python -m perc_mpi merge) for the whole sweep's"
+
+
+def caveats(sweep: results.SweepResults) -> list[str]:
+    """Return what limits a file's figures: it holds only some of its sweep's runs (a
+    slice part, an unfinished sweep, a session still writing it), and what to do."""
+    part = sweep.attrs.get("slice")
+    done, total = jobs_held(sweep)
+    if part:
+        held = f"the part {part} of a sliced sweep ({done}/{total} of its jobs done)"
+    elif done < total:
+        held = f"not complete ({done}/{plural(total, 'job')} done)"
+    elif being_written(sweep.path):  # its last write to come
+        held = "still being written"
+    else:
+        return []
+    return [f"is {held}: the figures use the done runs only; {next_step(sweep)}"]
 
 
 def _label(point: np.void) -> str:
@@ -32,6 +68,9 @@ def _label(point: np.void) -> str:
 def make_directory(directory: Path) -> Path:
     """Return ``directory``, created if need be; raises ParameterError if it cannot be
     (a file of that name, no permission), before anything is computed."""
+    if directory.exists() and not directory.is_dir():
+        raise ParameterError(str(directory), None, "a file, not a directory: give the report directory another "
+                             "path (-o)")
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -55,6 +94,11 @@ def _grid(plt, n: int, size: float = 3.0):
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, axes.flat
+
+
+def _no_runs(ax: Any) -> None:
+    """Say on a point's empty panel why it is empty."""
+    ax.text(0.5, 0.5, "no finished run", ha="center", va="center", transform=ax.transAxes)
 
 
 def plot_dimension(plt: ModuleType, sweep: results.SweepResults, path: Path) -> None:
@@ -87,6 +131,8 @@ def plot_density(plt: ModuleType, sweep: results.SweepResults, path: Path) -> No
     for i, ax in zip(range(n), axes):
         distance, fraction = sweep.density(i)
         row = sweep.summary[i]
+        if not row["count"]:
+            _no_runs(ax)
         ax.plot(distance, fraction, ".", markersize=2, alpha=0.5, label="runs' mean")
         ax.plot(distance, row["density_k"] + row["density_x"] * distance, "r-", label="least-squares fit")
         ax.set_title(_label(sweep.points[i]), fontsize="medium")
@@ -111,20 +157,24 @@ def plot_clusters(plt: ModuleType, sweep: results.SweepResults, path: Path) -> N
             job = int(done[0])
             ax.imshow(sweep.mask(job).T, origin="lower", cmap="Greys", interpolation="nearest")
             ax.set_xlabel(f"job {job}: {sweep.runs['filled'][job]} cells filled")
+        else:
+            _no_runs(ax)
     save_figure(plt, fig, path)
 
 
 def plot_time(plt: ModuleType, sweep: results.SweepResults, path: Path) -> None:
-    """Wall time per run against grid size, one series per depth (where compute goes)."""
+    """Wall time per run against grid size, one series per depth and engine (where
+    compute goes)."""
     fig, ax = plt.subplots(figsize=(6, 4.5))
     runs = sweep.runs[sweep.runs["status"] == DONE]
-    for depth in np.unique(runs["depth"]):
-        chosen = runs[runs["depth"] == depth]
+    for key in np.unique(runs[["depth", "engine"]]):
+        chosen = runs[(runs["depth"] == key["depth"]) & (runs["engine"] == key["engine"])]
         side = np.sqrt(chosen["width"].astype(float) * chosen["height"])
         dots = ax.plot(side, 1e3 * chosen["seconds"], ".", alpha=0.3)[0]
         sides = np.unique(side)
         medians = [1e3 * np.median(chosen["seconds"][side == x]) for x in sides]
-        ax.plot(sides, medians, "-o", color=dots.get_color(), label=f"{depth_label(depth)} (median)")
+        tag = "" if key["engine"] == b"fast" else f" ({key['engine'].decode()})"
+        ax.plot(sides, medians, "-o", color=dots.get_color(), label=f"{depth_label(key['depth'])}{tag} (median)")
     ax.set_yscale("log")
     plain = plt.matplotlib.ticker.FormatStrFormatter("%g")  # 0.2, not 2 x 10^-1
     ax.yaxis.set_major_formatter(plain)
@@ -213,17 +263,18 @@ def main(argv: list[str]) -> int:
         sweep = results.open(path)
     except (OSError, KeyError, ValueError) as exc:
         return fail(f"{path}: not a readable perc_mpi sweep file: {exc}")
-    done = int(np.count_nonzero(sweep.runs["status"] == DONE))
-    if not done:
-        return fail(f"{path}: no run has finished yet (0/{len(sweep.runs)} jobs done): nothing to report; "
-                    "--resume the sweep first")
+    if not np.any(sweep.runs["status"] == DONE):
+        return fail(f"{path}: no run has finished yet (0/{plural(jobs_held(sweep)[1], 'job')} done): nothing to "
+                    f"report; {next_step(sweep)}")
     try:
         directory = make_directory(Path(args.output) if args.output else path.with_name(path.stem + "_report"))
     except ParameterError as exc:
         return fail(str(exc))
-    if not sweep.attrs.get("complete", True):
-        print(f"perc_mpi: {path} is not complete ({done}/{len(sweep.runs)} jobs done): the report shows the "
-              "done runs only; --resume the sweep to finish it", file=sys.stderr)
+    for note in caveats(sweep):
+        print(f"perc_mpi: note: {path} {note}", file=sys.stderr)
+    if len(sweep.points) > MAX_PANELS:
+        print(f"perc_mpi: note: the per-point figures show the first {MAX_PANELS} of the {len(sweep.points)} "
+              "points (cube order); summary.csv has them all", file=sys.stderr)
     for written in write_report(sweep, directory):
         with to_stdout():
             print(written)

@@ -191,8 +191,13 @@ def rank_time(runs: np.ndarray, n_ranks: int) -> tuple[dict[str, float], float]:
 def open(path: str | Path) -> SweepResults:  # results.open mirrors h5py.File / io.open
     """Return the :class:`SweepResults` of a sweep file."""
     path = Path(path)
-    if path.exists() and not path.is_file():  # a FIFO or a device would block HDF5's open
+    if not path.exists():
+        raise FileNotFoundError("no such file")
+    if not path.is_file():  # a FIFO or a device would block HDF5's open
         raise OSError("not a regular file")
+    if not h5py.is_hdf5(path):
+        raise OSError("not an HDF5 file" + (" (a sweep's JSON? give its output, the .h5 file)"
+                                            if path.suffix == ".json" else ""))
     with h5py.File(path, "r") as f:
         points = np.array([tuple(point.attrs[k] for k in POINT_DTYPE.names)
                            for point in point_groups(f)], POINT_DTYPE)

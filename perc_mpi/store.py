@@ -249,6 +249,21 @@ def unlock_output(handle: IO) -> None:
     handle.close()
 
 
+def being_written(target: Path) -> bool:
+    """Return whether a perc_mpi session holds ``target``'s lock (:func:`lock_output`)
+    now: it is still writing the file."""
+    try:
+        # "r": neither creates nor empties it.  A shared lock for an instant: it takes
+        # nothing from a session, only one starting in that instant would be refused.
+        with open(target.with_name(target.name + ".lock")) as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:  # no lock file (no session), or no locks on this file system
+        return False
+    return False
+
+
 # Columns that files written by earlier versions lack: they read as NaN.
 ADDED_LATER = frozenset({"runs/started"})
 

@@ -260,7 +260,7 @@ def test_report_writes_the_csv_and_readable_pngs(sweep_file, tmp_path):
 
 def test_report_on_a_missing_file(tmp_path):
     proc = run_cli("report", tmp_path / "nope.h5")
-    assert proc.returncode == 2 and "not a readable" in proc.stderr
+    assert proc.returncode == 2 and proc.stderr.endswith("not a readable perc_mpi sweep file: no such file\n")
     os.mkfifo(tmp_path / "fifo.h5")  # HDF5 would wait on it for ever
     proc = run_cli("report", tmp_path / "fifo.h5", timeout=60)
     assert proc.returncode == 2 and "not a regular file" in proc.stderr
@@ -293,6 +293,91 @@ def test_dimension_plot_of_a_rectangular_sweep_has_a_line_per_height(tmp_path):
     lines = saved[0].axes[0].get_legend().get_texts()
     assert sorted(t.get_text() for t in lines) == ["depth 2, height 11", "depth 2, height 7",
                                                    "depth 3, height 11", "depth 3, height 7"]
+
+
+def test_time_plot_has_a_line_per_depth_and_engine(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from perc_mpi import plots
+
+    path = tmp_path / "engines.json"  # the original engine runs 2-3x slower: one median of both misled
+    path.write_text(json.dumps({"size": [9, 13], "depth": [2, 3], "engine": ["fast", "original"], "runs": 2,
+                                "seed": 5}))
+    assert run_cli(path).returncode == 0
+    saved = []
+    plots.plot_time(SimpleNamespace(subplots=plt.subplots, close=saved.append, matplotlib=matplotlib),
+                    results.open(tmp_path / "engines.h5"), tmp_path / "t.png")
+    lines = saved[0].axes[0].get_legend().get_texts()
+    assert sorted(t.get_text() for t in lines) == ["depth 2 (median)", "depth 2 (original) (median)",
+                                                   "depth 3 (median)", "depth 3 (original) (median)"]
+
+
+def test_commands_on_a_file_still_being_written_say_to_wait(sweep_file, tmp_path):
+    pytest.importorskip("matplotlib")
+    from perc_mpi.store import lock_output, unlock_output
+
+    path = tmp_path / "sliced.json"
+    path.write_text(json.dumps({"size": [9], "depth": [2, 3], "runs": 3, "seed": 5}))
+    for part in ("0/2", "1/2"):
+        assert run_cli(path, "--slice", part, "-o", tmp_path / f"part{part[0]}.h5").returncode == 0
+    live = tmp_path / "live.h5"
+    shutil.copy(sweep_file, live)
+    with h5py.File(live, "r+") as f:  # a snapshot mid-sweep
+        f["runs/status"][8:] = 0
+        f.attrs["complete"] = False
+    with h5py.File(tmp_path / "part1.h5", "r+") as f:
+        f["runs/status"][...] = 0
+        f.attrs["complete"] = False
+    wait = "still being written: merge again once their sessions end"
+    locks = [lock_output(live), lock_output(tmp_path / "part1.h5")]  # as the sessions writing them hold them
+    try:
+        proc = run_cli("report", live, "-o", tmp_path / "report")
+        assert "not complete (8/16 jobs done)" in proc.stderr
+        assert "a session is still writing it: wait for it to end" in proc.stderr and "--resume" not in proc.stderr
+        proc = run_cli("merge", tmp_path / "merged.h5", tmp_path / "part0.h5", tmp_path / "part1.h5")
+        assert proc.returncode == 3 and f"part1.h5 is {wait}" in proc.stderr and "--resume" not in proc.stderr
+    finally:
+        for lock in locks:
+            unlock_output(lock)
+    proc = run_cli("report", live, "-o", tmp_path / "report")  # the session has ended: now --resume it
+    assert proc.returncode == 0 and "--resume the sweep to finish it" in proc.stderr
+
+
+def test_report_of_a_slice_part_says_what_it_holds(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "sliced.json"
+    path.write_text(json.dumps({"size": [9], "depth": [2, 3], "runs": 1, "seed": 5}))
+    assert run_cli(path, "--slice", "1/2").returncode == 0
+    proc = run_cli("report", tmp_path / "sliced.h5")
+    assert proc.returncode == 0
+    assert "is the part 1/2 of a sliced sweep (1/1 of its jobs done)" in proc.stderr
+    assert "merge the slices' parts" in proc.stderr
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from perc_mpi import plots
+
+    for plot in (plots.plot_density, plots.plot_clusters):  # point 0 (depth 2) ran in slice 0 only
+        saved = []
+        plot(SimpleNamespace(subplots=plt.subplots, close=saved.append), results.open(tmp_path / "sliced.h5"),
+             tmp_path / "p.png")
+        assert [t.get_text() for t in saved[0].axes[0].texts] == ["no finished run"], plot
+        assert not saved[0].axes[1].texts
+
+
+def test_misplaced_files_are_named_for_what_they_are(sweep_file, tmp_path):
+    proc = run_cli(sweep_file)  # the output given as the input
+    assert proc.returncode == 2 and "an HDF5 file (a sweep's output?)" in proc.stderr
+    json_file = tmp_path / "sweep.json"
+    json_file.write_text("{}")
+    for command in (["report", json_file], ["validate", json_file]):  # the input given as the output
+        proc = run_cli(*command)
+        assert proc.returncode == 2 and "not an HDF5 file (a sweep's JSON?" in proc.stderr
+    proc = run_cli("reports", sweep_file)  # a subcommand's typo
+    assert proc.returncode == 2 and "reports: no such file (the subcommands: merge, report, validate)" in proc.stderr
 
 
 def _without_status(f):
