@@ -7,6 +7,7 @@ single run whose grid is drawn on stdout (or into DRAWING / ``-o``).
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
 import os
 import sys
@@ -84,6 +85,18 @@ def run_single(args: argparse.Namespace, data: dict) -> int:
     return config.EXIT_OK
 
 
+SUBCOMMANDS = ("merge", "report", "validate")
+
+
+def subcommand_typo(word: str) -> str | None:
+    """Return the subcommand ``word`` is a near miss of (``reports``, ``merg``), if it is
+    one and names no file."""
+    if os.sep in word or Path(word).exists():
+        return None
+    close = difflib.get_close_matches(word.lower(), SUBCOMMANDS, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the process exit status."""
     argv = sys.argv[1:] if argv is None else argv
@@ -99,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         from . import validate
 
         return validate.main(argv[1:])
+    if argv and (meant := subcommand_typo(argv[0])):  # before argparse: "merg OUT A B" has too many arguments
+        return fail(f"{argv[0]}: no such file or subcommand; did you mean '{meant}'?")
     args = build_parser().parse_args(argv)
     if args.checkpoint is not None and not (math.isfinite(args.checkpoint) and args.checkpoint > 0):
         return fail(f"--checkpoint: expected a number of seconds > 0, got {args.checkpoint}")
@@ -109,8 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         data, text = read_json(args.file)
     except ParameterError as exc:
-        typo = not Path(args.file).exists() and not Path(args.file).suffix  # "reports x.h5"?
-        return fail(str(exc) + (" (the subcommands: merge, report, validate)" if typo else ""))
+        return fail(str(exc))
     if not is_sweep(data):
         # A single run needs no MPI: under a launcher, rank 0 alone runs it.
         return run_single(args, data) if launcher_rank() == 0 else config.EXIT_OK

@@ -66,6 +66,11 @@ CLUSTER_COMPRESSION = 4  # zlib level of --save-clusters masks (HDF5 gzip filter
 FILLED_FRACTION_MODEL = (0.061, 0.87)
 ORIGINAL_COST_FACTOR = 2.0
 CONTINUOUS_COST_FACTOR = 1.5
+# Plus a job's fixed cost, in `fast` filled cells: the per-job Python around the kernel
+# (seeding, measures, record) takes ~70 us, at ~28 ns a filled cell (2001^2 depth 2, run
+# and measures).  Without it, progress and ETA misjudged sweeps of small grids (an 11^2
+# job was modelled 12x cheaper than a 21^2 one; it runs 1.1-1.3x faster).
+JOB_FIXED_COST = 2500.0
 # The share of the estimated work that rank 0 holds back from the scatter and hands out
 # as ranks run dry.  Replaying the measured job times of 720- and 1440-job sweeps on more
 # ranks (`python -m perc_mpi.bench` prints it): all scattered, 64 ranks lost 9-22% to
@@ -79,6 +84,9 @@ RESERVE_FRACTION = 0.3
 CHECKPOINT_SECONDS = 30.0
 FLUSH_FRACTION = 1 / 3
 SNAPSHOT_FRACTION = 2 / 3
+# ... unless a snapshot takes long to write: then they are spaced further apart, so that
+# writing them takes at most this share of rank 0's time.
+SNAPSHOT_SHARE = 0.05
 # Waiting ranks sleep between polls (doubling from MIN to MAX) instead of busy-polling.
 POLL_MIN_SECONDS = 0.0005
 POLL_MAX_SECONDS = 0.02

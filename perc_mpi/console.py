@@ -42,6 +42,12 @@ def fail(message: str) -> int:
     return config.EXIT_BAD_INPUT
 
 
+def reason(exc: Exception) -> str:
+    """Return an exception's message without the file name an OSError repeats (the
+    caller names the file once)."""
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
 def command_line() -> str:
     """Return this process's command line as typed (``python -m perc_mpi ...``, not the
     path of ``__main__.py`` that ``sys.argv`` holds then)."""

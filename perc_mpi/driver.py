@@ -44,6 +44,7 @@ from .session import (
     Start,
     job_shapes,
     kernel_kinds,
+    points_to_run,
     prepare,
     prime_numba,
     print_plan,
@@ -184,8 +185,9 @@ def _portable(outcome):
 
 class Inbox:
     """Rank 0's side: every finished record and ring count, progress lines on stderr, a
-    complete snapshot of the output file at least every ``snapshot_seconds``, and the
-    answers to ranks that ask for held-back jobs."""
+    complete snapshot of the output file every ``snapshot_seconds`` (or, when writing
+    one takes long, 1 / config.SNAPSHOT_SHARE times its write time), and the answers to
+    ranks that ask for held-back jobs."""
 
     def __init__(self, comm: MPI.Comm, start: Start, attrs: dict, snapshot_seconds: float,
                  reserve: Reserve, stop: StopRequest):
@@ -195,7 +197,7 @@ class Inbox:
         self.runs, self.failures = start.runs, dict(start.failures)
         self.clusters = start.clusters
         self.rings = RingSums(start.plan.points, start.ring_sums)
-        self.snapshot_seconds = snapshot_seconds
+        self.snapshot_seconds = self.snapshot_gap = snapshot_seconds
         self.done_ranks = self.finished = 0
         self.job_seconds = 0.0  # of the jobs finished in this session
         # Progress in estimated work, not jobs: the costliest jobs run first.
@@ -205,6 +207,7 @@ class Inbox:
         self.work_total, self.work_done = float(self.cost.sum()), 0.0
         self.started = self.last_report = self.last_snapshot = time.monotonic()
         self.written = False  # whether this session has written a snapshot yet
+        self.snapshot_count, self.snapshot_total = 0, 0.0  # this session's, and their seconds
 
     def take(self, records: np.ndarray, failures: dict[int, str], deltas: dict[int, np.ndarray],
              clusters: dict[int, bytes]) -> None:
@@ -228,11 +231,12 @@ class Inbox:
             print(f"perc_mpi: {self.finished}/{len(self.start.todo)} jobs, {100 * share:.1f}% of the estimated "
                   f"work, {self.finished / elapsed:.1f} jobs/s, ETA {eta:.0f} s, {len(self.failures)} failed",
                   file=sys.stderr, flush=True)
-        if now - self.last_snapshot >= self.snapshot_seconds:
+        if now - self.last_snapshot >= self.snapshot_gap:
             self.snapshot()
 
     def snapshot(self) -> np.ndarray:
         """Write the output file as it stands now; return the summary."""
+        began = time.monotonic()
         plan = self.start.plan
         summary, density = summarize(plan.points, self.runs, self.rings)
         self.attrs.update(progress(self.runs, self.start.scope),  # complete: of this file's slice
@@ -246,6 +250,11 @@ class Inbox:
                   "it; once the cause is fixed, --resume continues the sweep", file=sys.stderr, flush=True)
             end_every_rank(self.comm, config.EXIT_ERROR)
         self.last_snapshot, self.written = time.monotonic(), True
+        took = self.last_snapshot - began
+        self.snapshot_count, self.snapshot_total = self.snapshot_count + 1, self.snapshot_total + took
+        # A file of many points takes seconds to write (~1.4 ms of HDF5 objects a point):
+        # spaced so that writing takes at most SNAPSHOT_SHARE of rank 0's time.
+        self.snapshot_gap = max(self.snapshot_seconds, took / config.SNAPSHOT_SHARE)
         return summary
 
     def _receive(self, source: int) -> None:
@@ -444,9 +453,11 @@ def run_sweep(comm: MPI.Comm, args: argparse.Namespace, data: dict, text: str, s
     # never race to write the cache, while the others prime Numba; they load the kernels
     # while rank 0 writes the first snapshot.  Either way before the jobs, so that no
     # job's ``seconds`` includes it.
-    kinds, shapes, save_clusters = comm.bcast(
-        (kernel_kinds(start.todo), job_shapes(start.todo), start.clusters is not None) if comm.rank == 0 else None,
-        root=0)
+    needs = None
+    if comm.rank == 0:
+        needed = points_to_run(start)  # the points, not the jobs: a loop over 10 million jobs took 4.6 s
+        needs = (kernel_kinds(needed), job_shapes(needed), start.clusters is not None)
+    kinds, shapes, save_clusters = comm.bcast(needs, root=0)
     if comm.rank == 0:
         warm_up(kinds, shapes)
     else:
@@ -513,7 +524,8 @@ def finish(args: argparse.Namespace, inbox: Inbox, loop_seconds: float, clock: d
     print(f"perc_mpi: {done}/{len(runs)} jobs done{of_slice}, {failed} failed, results in {start.path}\n"
           f"perc_mpi: timing: setup {setup:.2f} s, jobs {jobs:.2f} s, write {write:.2f} s; " +
           (f"driver overhead {1e6 * inbox.attrs['overhead_seconds_per_job']:.0f} us/job" if inbox.finished
-           else "no jobs run"), file=sys.stderr)
+           else "no jobs run") + f"; {plural(inbox.snapshot_count, 'snapshot')} written, {inbox.snapshot_total:.2f} s",
+          file=sys.stderr)
     status = config.EXIT_OK
     if interrupted and left:  # (a stop during the last jobs changes nothing: every job has run)
         print(f"perc_mpi: interrupted by {signal.Signals(interrupted).name}; {plural(left, 'job')} left"

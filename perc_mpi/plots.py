@@ -15,7 +15,7 @@ import numpy as np
 
 from . import config, results
 from .aggregate import sorted_rows
-from .console import ArgumentParser, fail
+from .console import ArgumentParser, fail, reason
 from .parameters import ParameterError, parse_slice
 from .plan import in_slice
 from .records import DONE
@@ -31,16 +31,19 @@ def jobs_held(sweep: results.SweepResults) -> tuple[int, int]:
     return int(np.count_nonzero(sweep.runs["status"][scope] == DONE)), int(np.count_nonzero(scope))
 
 
-def next_step(sweep: results.SweepResults) -> str:
-    """Return what brings in the runs a file lacks: waiting for the session still writing
-    it, --resume (jobs of its own left), or merging a finished slice's parts."""
+def next_step(sweep: results.SweepResults, jobs: np.ndarray | None = None) -> str:
+    """Return what brings in the runs a file lacks (of ``jobs``, a mask of its runs, or
+    of all): waiting for the session still writing it, --resume (jobs of its own not
+    done), or merging the slices' parts (the jobs are another slice's)."""
     if being_written(sweep.path):
-        return "a session is still writing it: wait for it to end"
+        return "wait for the session writing it to end"
     part = sweep.attrs.get("slice")
-    done, total = jobs_held(sweep)
-    if done < total:
+    mine = in_slice(sweep.runs, parse_slice(part or None))
+    if jobs is not None:
+        mine &= jobs
+    if np.any(sweep.runs["status"][mine] != DONE):
         return f"--resume {'its slice' if part else 'the sweep'} to finish it"
-    return "merge the slices' parts (python -m perc_mpi merge) for the whole sweep's"
+    return "merge the slices' parts (python -m perc_mpi merge)"
 
 
 def caveats(sweep: results.SweepResults) -> list[str]:
@@ -50,10 +53,10 @@ def caveats(sweep: results.SweepResults) -> list[str]:
     done, total = jobs_held(sweep)
     if part:
         held = f"the part {part} of a sliced sweep ({done}/{total} of its jobs done)"
+    elif being_written(sweep.path):
+        held = f"still being written ({done}/{plural(total, 'job')} done so far)"
     elif done < total:
         held = f"not complete ({done}/{plural(total, 'job')} done)"
-    elif being_written(sweep.path):  # its last write to come
-        held = "still being written"
     else:
         return []
     return [f"is {held}: the figures use the done runs only; {next_step(sweep)}"]
@@ -262,7 +265,7 @@ def main(argv: list[str]) -> int:
     try:
         sweep = results.open(path)
     except (OSError, KeyError, ValueError) as exc:
-        return fail(f"{path}: not a readable perc_mpi sweep file: {exc}")
+        return fail(f"{path}: not a readable perc_mpi sweep file: {reason(exc)}")
     if not np.any(sweep.runs["status"] == DONE):
         return fail(f"{path}: no run has finished yet (0/{plural(jobs_held(sweep)[1], 'job')} done): nothing to "
                     f"report; {next_step(sweep)}")

@@ -25,7 +25,7 @@ from .aggregate import RingSums, mean_profile, summarize
 from .jobs import params_of, summed_vector, unpack_cluster
 from .plan import POINT_DTYPE
 from .records import DONE, PENDING
-from .store import point_group_name, point_groups, read_ring_sums, read_runs, read_summary
+from .store import check_readable, point_group_name, point_groups, read_ring_sums, read_runs, read_summary
 
 
 @dataclass(frozen=True)
@@ -191,13 +191,7 @@ def rank_time(runs: np.ndarray, n_ranks: int) -> tuple[dict[str, float], float]:
 def open(path: str | Path) -> SweepResults:  # results.open mirrors h5py.File / io.open
     """Return the :class:`SweepResults` of a sweep file."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError("no such file")
-    if not path.is_file():  # a FIFO or a device would block HDF5's open
-        raise OSError("not a regular file")
-    if not h5py.is_hdf5(path):
-        raise OSError("not an HDF5 file" + (" (a sweep's JSON? give its output, the .h5 file)"
-                                            if path.suffix == ".json" else ""))
+    check_readable(path)
     with h5py.File(path, "r") as f:
         points = np.array([tuple(point.attrs[k] for k in POINT_DTYPE.names)
                            for point in point_groups(f)], POINT_DTYPE)

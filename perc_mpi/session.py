@@ -18,6 +18,7 @@ import numba
 import numpy as np
 
 from . import config, engine, measures
+from .console import reason
 from .parameters import (
     ParameterError,
     RunParams,
@@ -85,7 +86,7 @@ def take_back(path: Path, data: dict, sweep: SweepParams, part: str) -> tuple[Sn
         snapshot = read_snapshot(path)
         before = recorded_sweep(snapshot.attrs, str(path))
     except (OSError, KeyError, ValueError) as exc:  # ParameterError is a ValueError
-        raise ParameterError(str(path), None, f"cannot resume from this file: {exc}") from None
+        raise ParameterError(str(path), None, f"cannot resume from this file: {reason(exc)}") from None
     if snapshot.attrs.get("slice", "") != part:
         raise ParameterError(str(path), None, f"made for --slice {snapshot.attrs.get('slice') or '(none)'}, "
                              f"not {part or '(none)'}")
@@ -150,16 +151,22 @@ def _start(args: argparse.Namespace, data: dict, sweep: SweepParams, path: Path,
     )
 
 
-def kernel_kinds(jobs: np.ndarray) -> list[tuple[str, int]]:
-    """Return the (engine, depth) of a tiny run for each compiled kernel ``jobs`` need
-    (see :func:`perc_mpi.engine.kernel_depth`)."""
+def kernel_kinds(rows: np.ndarray) -> list[tuple[str, int]]:
+    """Return the (engine, depth) of a tiny run for each compiled kernel that ``rows``
+    (parameter points, or jobs) need (see :func:`perc_mpi.engine.kernel_depth`)."""
     return sorted({(name.decode(), engine.kernel_depth(name.decode(), int(depth)))
-                   for name, depth in zip(jobs["engine"], jobs["depth"])})
+                   for name, depth in zip(rows["engine"], rows["depth"])})
 
 
-def job_shapes(jobs: np.ndarray) -> list[tuple[int, int]]:
-    """Return the (width, height) of ``jobs``' grids, each once."""
-    return sorted({(int(w), int(h)) for w, h in zip(jobs["width"], jobs["height"])})
+def job_shapes(rows: np.ndarray) -> list[tuple[int, int]]:
+    """Return the (width, height) of ``rows``' grids (parameter points, or jobs), each once."""
+    return sorted({(int(w), int(h)) for w, h in zip(rows["width"], rows["height"])})
+
+
+def points_to_run(start: Start) -> np.ndarray:
+    """Return the parameter points that have jobs to run this session."""
+    points = start.plan.points
+    return points[np.bincount(start.todo["point"], minlength=len(points)) > 0]
 
 
 def prime_numba() -> None:
@@ -191,9 +198,8 @@ def print_plan(start: Start, n_ranks: int) -> None:
     print(f"{plural(len(plan.jobs), 'job')}, {plural(len(plan.points), 'parameter point')}, "
           f"{plural(n_ranks, 'rank')}, sweep seed {seed}, {plural(len(todo), 'job')} to run")
     print("width,height,depth,engine,jobs")
-    for i, p in enumerate(plan.points):
-        print(f"{p['width']},{p['height']},{p['depth']},{p['engine'].decode()},"
-              f"{np.count_nonzero(plan.jobs['point'] == i)}")
+    for p, count in zip(plan.points, np.bincount(plan.jobs["point"], minlength=len(plan.points)).tolist()):
+        print(f"{p['width']},{p['height']},{p['depth']},{p['engine'].decode()},{count}")
     work, imbalance = balance(todo, start.ranks, n_ranks)
     share = work / work.sum() if work.sum() else work
     print("rank,scattered_jobs,expected_work_share")

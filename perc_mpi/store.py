@@ -10,10 +10,12 @@ then renamed over ``PATH`` (atomic on POSIX).  Whatever moment the writer is kil
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -93,8 +95,10 @@ def _described(dataset: h5py.Dataset, unit: str, description: str) -> None:
 def _write_clusters(group: h5py.Group, runs: np.ndarray, points: np.ndarray, clusters: dict[int, bytes]) -> None:
     """One dataset per point, a row per run; each saved mask is already the compressed
     chunk (see jobs.pack_cluster), so it is written as it is, never recompressed."""
+    counts = np.bincount(runs["point"], minlength=len(points))
+    firsts = np.cumsum(counts) - counts  # a point's jobs are contiguous: runs are innermost
     for i, point in enumerate(points):
-        jobs = np.flatnonzero(runs["point"] == i)  # contiguous: runs are innermost
+        jobs = np.arange(firsts[i], firsts[i] + counts[i])
         packed = -(-int(point["width"]) * int(point["height"]) // 8)
         data = group.create_dataset(point_group_name(i), shape=(len(jobs), packed), dtype=np.uint8,
                                     chunks=(1, packed), compression="gzip", compression_opts=CLUSTER_COMPRESSION)
@@ -203,6 +207,22 @@ def _write_file(partial: Path, attrs: dict[str, Any], runs: np.ndarray, summary:
 
 
 LOCK_ATTEMPTS = 10  # lock files taken while other sessions remove theirs, at most
+LOCK_BUSY_SECONDS = 0.1  # a held lock is retried this long before a session is refused
+
+
+def _flock_soon(handle: IO) -> None:
+    """Take an exclusive flock on ``handle``, trying for LOCK_BUSY_SECONDS: a reader's
+    instant shared lock (:func:`being_written`) is no session.  Raises BlockingIOError
+    when it stays held."""
+    deadline = time.monotonic() + LOCK_BUSY_SECONDS
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(LOCK_BUSY_SECONDS / 10)
 
 
 def lock_output(target: Path) -> IO:
@@ -222,7 +242,7 @@ def lock_output(target: Path) -> IO:
         except OSError as exc:
             raise ParameterError(str(target), None, f"cannot create a file in {path.parent}: {exc.strerror}") from None
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _flock_soon(handle)
         except BlockingIOError:
             handle.close()
             raise ParameterError(str(target), None, f"another perc_mpi session is writing this file (it holds "
@@ -338,8 +358,27 @@ def recorded_sweep(attrs: dict, source: str) -> SweepParams:
         raise ParameterError(source, None, f"its recorded sweep is missing or damaged ({exc!r})") from None
 
 
-def read_snapshot(path: str | os.PathLike) -> Snapshot:
+def check_readable(path: Path) -> None:
+    """Raise OSError (naming the file) unless ``path`` is a regular file in HDF5's format."""
+    if not path.exists():
+        raise FileNotFoundError(errno.ENOENT, "no such file", str(path))
+    if not path.is_file():  # a FIFO or a device would block HDF5's open
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    if not h5py.is_hdf5(path):
+        raise OSError(errno.EINVAL, "not an HDF5 file" + (" (a sweep's JSON? give its output, the .h5 file)"
+                                                          if path.suffix == ".json" else ""), str(path))
+
+
+def read_attrs(path: Path) -> dict[str, Any]:
+    """Return a sweep file's root attributes (what it is, without its tables)."""
+    check_readable(path)
+    with h5py.File(path, "r") as f:
+        return dict(f.attrs)
+
+
+def read_snapshot(path: Path) -> Snapshot:
     """Return the :class:`Snapshot` stored in a sweep file."""
+    check_readable(path)
     with h5py.File(path, "r") as f:
         runs = read_runs(f)
         ring_sums = read_ring_sums(f)
@@ -347,7 +386,19 @@ def read_snapshot(path: str | os.PathLike) -> Snapshot:
         clusters = {}
         for data in f["clusters"].values() if "clusters" in f else ():
             first = int(data.attrs["first_job"])
-            for row in range(data.shape[0]):
-                if data.id.get_chunk_info_by_coord((row, 0)).byte_offset is not None:
-                    clusters[first + row] = data.id.read_direct_chunk((row, 0))[1]
+            for row in saved_rows(data):
+                clusters[first + row] = data.id.read_direct_chunk((row, 0))[1]
         return Snapshot(dict(f.attrs), runs, ring_sums, failures, clusters)
+
+
+def saved_rows(data: h5py.Dataset) -> list[int]:
+    """Return the rows of a ``clusters/`` dataset that hold a mask (a written chunk)."""
+    rows: list[int] = []
+    try:
+        # The chunk index read once: asked row by row, HDF5 scans it every time (a file
+        # of 200 000 saved masks took 110 s to read back, against 1 s).
+        data.id.chunk_iter(lambda chunk: rows.append(chunk.chunk_offset[0]))
+    except (AttributeError, NotImplementedError):  # h5py built on HDF5 < 1.14: row by row
+        rows = [row for row in range(data.shape[0])
+                if data.id.get_chunk_info_by_coord((row, 0)).byte_offset is not None]
+    return rows

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import config, plots, results
-from .console import ArgumentParser, fail
+from .console import ArgumentParser, fail, reason
 from .parameters import ParameterError
 from .plots import make_directory, next_step, save_figure
 from .report import to_stdout
@@ -53,7 +53,9 @@ def measure(sweep: results.SweepResults) -> dict:
     order = continuous[np.argsort(points["width"][continuous])]
     unfinished = order[sweep.summary["count"][order] == 0]
     if len(unfinished):
-        raise ValueError(f"point {int(unfinished[0])} has no finished runs in this file; {next_step(sweep)}")
+        point = int(unfinished[0])
+        then = next_step(sweep, sweep.runs["point"] == point)
+        raise ValueError(f"point {point} has no finished runs in this file; {then}")
     dimension, error = sweep.mass_dimension(config.CONTINUOUS)
     sizes = points["width"][order]
     steps = [step_position(*sweep.acceptance(int(p))) for p in order]
@@ -149,7 +151,7 @@ def main(argv: list[str]) -> int:
         figures = measure(sweep)
         directory = make_directory(Path(args.output) if args.output else path.with_name(path.stem + "_validation"))
     except (OSError, KeyError, ValueError) as exc:  # (a ParameterError is a ValueError)
-        return fail(f"{path}: {exc}" if not isinstance(exc, ParameterError) else str(exc))
+        return fail(f"{path}: {reason(exc)}" if not isinstance(exc, ParameterError) else str(exc))
     for note in caveats(sweep):
         print(f"perc_mpi: note: {path} {note}", file=sys.stderr)
     d_off = figures["dimension"] - FRACTAL_DIMENSION

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import h5py
 import numpy as np
 import pytest
 from conftest import run_cli
@@ -14,6 +15,7 @@ from naive import continuous_invasion
 import perc_mpi
 from perc_mpi import config, measures, results
 from perc_mpi.parameters import ParameterError
+from perc_mpi.records import FAILED
 from perc_mpi.validate import FRACTAL_DIMENSION, P_C, step_position
 
 
@@ -85,6 +87,12 @@ def test_validate_refuses_an_unfinished_sweep(tmp_path):
     assert "merge the slices' parts" in proc.stderr  # a slice part: merging, not --resume, completes it
     with pytest.raises(ValueError, match="point 1 has no finished runs"):
         results.open(tmp_path / "half.h5").mass_dimension()
+    with h5py.File(tmp_path / "half.h5", "r+") as f:  # the slice's own job of point 0 failed
+        f["runs/status"][0] = FAILED
+        f["summary/count"][0] = 0
+        f.attrs["complete"] = False
+    proc = run_cli("validate", tmp_path / "half.h5")  # advice per point: this one is the slice's own
+    assert proc.returncode == 2 and "point 0 has no finished runs in this file; --resume its slice" in proc.stderr
 
 
 def test_validate_uses_square_grids_only(tmp_path):
@@ -105,3 +113,18 @@ def test_validate_uses_square_grids_only(tmp_path):
     (tmp_path / "taken").write_text("")
     proc = run_cli("validate", tmp_path / "mixed.h5", "-o", tmp_path / "taken")  # refused before any figure
     assert proc.returncode == 2 and proc.stdout == "" and "report directory" in proc.stderr
+
+
+@pytest.mark.parametrize("error, status", [(0.01, 0), (0.05, 3), (float("nan"), 3)])
+def test_validate_gives_no_verdict_when_d_is_too_uncertain(monkeypatch, tmp_path, error, status):
+    from types import SimpleNamespace
+
+    from perc_mpi import validate
+
+    figures = {"dimension": FRACTAL_DIMENSION, "dimension_error": error, "steps": np.array([P_C]),
+               "sizes": np.array([65])}  # both figures spot on: only D's error decides
+    monkeypatch.setattr(validate.results, "open", lambda path: SimpleNamespace(path=path))
+    monkeypatch.setattr(validate, "measure", lambda sweep: figures)
+    monkeypatch.setattr(validate, "caveats", lambda sweep: [])
+    monkeypatch.setattr(validate, "write_report", lambda sweep, figures, directory: directory / "validation.md")
+    assert validate.main([str(tmp_path / "v.h5"), "-o", str(tmp_path / "out")]) == status

@@ -44,13 +44,19 @@ class FirstProbeMisses:
         return MPI.REQUEST_NULL
 
 
-def test_one_poll_takes_every_message_that_has_arrived(tmp_path):
+def session_start(tmp_path):
+    """Return the session :class:`perc_mpi.session.Start` of a 6-job sweep on 2 ranks
+    (its output locked: unlock_output(start.lock) when done)."""
     path = tmp_path / "sweep.json"
     spec = {"size": [9], "depth": [2], "runs": 6, "seed": 1}
     path.write_text(json.dumps(spec))
     args = argparse.Namespace(file=str(path), output=str(tmp_path / "sweep.h5"), dry_run=False, ranks=None,
                               force=False, resume=False, checkpoint=30.0, slice=None, save_clusters=False)
-    start = session.prepare(args, spec, json.dumps(spec), 2, 1)
+    return session.prepare(args, spec, json.dumps(spec), 2, 1)
+
+
+def test_one_poll_takes_every_message_that_has_arrived(tmp_path):
+    start = session_start(tmp_path)
     comm = FirstProbeMisses()
     inbox = driver.Inbox(comm, start, {}, 1e9, Reserve(start.todo, 2), StopRequest())
     records = pending_records(start.todo[:2])
@@ -60,4 +66,27 @@ def test_one_poll_takes_every_message_that_has_arrived(tmp_path):
     inbox.poll()
     assert inbox.finished == 2 and not comm.queue  # the results taken, not left for its next job
     assert [(dest, tag) for dest, tag, _ in comm.sent] == [(1, driver.TAG_JOBS)]  # the request answered
+    unlock_output(start.lock)
+
+
+def test_slow_snapshots_are_spaced_by_their_write_time(tmp_path, monkeypatch):
+    """A sweep of thousands of points takes seconds a snapshot: they come at most
+    SNAPSHOT_SHARE of rank 0's time, not every two thirds of --checkpoint."""
+    import time
+
+    start = session_start(tmp_path)
+    inbox = driver.Inbox(FirstProbeMisses(), start, {}, 0.02, Reserve(start.todo, 2), StopRequest())
+    write_seconds = 0.2
+    monkeypatch.setattr(driver, "write_snapshot", lambda *args: time.sleep(write_seconds))
+    inbox.snapshot()
+    assert inbox.snapshot_gap >= write_seconds / driver.config.SNAPSHOT_SHARE
+    written = []
+    monkeypatch.setattr(driver, "write_snapshot", lambda *args: written.append(1))
+    records = pending_records(start.todo[:1])
+    records["status"], records["rank"] = DONE, 1
+    time.sleep(0.05)  # past --checkpoint's spacing (0.02 s), within the slow one's
+    inbox.take(records, {}, {}, {})
+    assert not written
+    inbox.snapshot()  # a fast write: the spacing comes back to --checkpoint's
+    assert inbox.snapshot_gap == 0.02
     unlock_output(start.lock)

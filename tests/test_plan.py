@@ -1,12 +1,15 @@
 """The schedule: which jobs are scattered to which rank, which are held back, and how
 the held-back ones are handed out."""
 
+import random
+import sys
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perc_mpi.parameters import parse_sweep
-from perc_mpi.plan import RESERVE, Reserve, assign_ranks, balance, build_plan, job_cost, shares
+from perc_mpi.plan import RESERVE, Reserve, assign_ranks, balance, build_plan, job_cost, job_seeds, shares
 
 
 def plan_jobs(**spec):
@@ -92,3 +95,12 @@ def test_shares_hold_each_rank_s_scattered_jobs_costliest_first():
     for r, part in enumerate(parts):
         assert np.all(ranks[part["job"]] == r)  # a plan's job index is its row
         assert np.all(np.diff(job_cost(part)) <= 0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(-(2**63), 2**63 - 1), st.integers(0, 700))
+def test_job_seeds_are_pythons_randrange_draws(sweep_seed, count):
+    """The vectorized draws equal the original's loop (NumPy's Mersenne Twister started
+    from Python's state), across a refill of the 624-word state (count > 312)."""
+    python = random.Random(sweep_seed)
+    assert job_seeds(sweep_seed, count).tolist() == [python.randrange(sys.maxsize) for _ in range(count)]

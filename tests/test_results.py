@@ -230,6 +230,19 @@ def test_saved_clusters_equal_the_resimulated_runs(clusters_file):
             sweep.mask(outside)
 
 
+def test_saved_rows_are_the_written_chunks_with_or_without_chunk_iter(tmp_path):
+    from perc_mpi.store import saved_rows
+
+    with h5py.File(tmp_path / "c.h5", "w") as f:
+        data = f.create_dataset("c", shape=(50, 4), dtype=np.uint8, chunks=(1, 4))
+        for row in (0, 7, 49):
+            data[row] = row + 1
+        # h5py on an HDF5 without chunk_iter: asked row by row
+        old_h5py = SimpleNamespace(id=SimpleNamespace(get_chunk_info_by_coord=data.id.get_chunk_info_by_coord),
+                                   shape=data.shape)
+        assert sorted(saved_rows(data)) == saved_rows(old_h5py) == [0, 7, 49]
+
+
 def test_merging_parts_with_and_without_masks_keeps_none(clusters_file, tmp_path):
     spec = json.loads(clusters_file.with_suffix(".json").read_text())
     path = tmp_path / "clusters.json"
@@ -330,19 +343,20 @@ def test_commands_on_a_file_still_being_written_say_to_wait(sweep_file, tmp_path
     with h5py.File(tmp_path / "part1.h5", "r+") as f:
         f["runs/status"][...] = 0
         f.attrs["complete"] = False
-    wait = "still being written: merge again once their sessions end"
+    wait = "still being written: merge again once its session ends; any others: run their slices again with --resume"
     locks = [lock_output(live), lock_output(tmp_path / "part1.h5")]  # as the sessions writing them hold them
     try:
         proc = run_cli("report", live, "-o", tmp_path / "report")
-        assert "not complete (8/16 jobs done)" in proc.stderr
-        assert "a session is still writing it: wait for it to end" in proc.stderr and "--resume" not in proc.stderr
+        assert "still being written (8/16 jobs done so far)" in proc.stderr
+        assert "wait for the session writing it to end" in proc.stderr and "--resume" not in proc.stderr
         proc = run_cli("merge", tmp_path / "merged.h5", tmp_path / "part0.h5", tmp_path / "part1.h5")
-        assert proc.returncode == 3 and f"part1.h5 is {wait}" in proc.stderr and "--resume" not in proc.stderr
+        assert proc.returncode == 3 and f"part1.h5 is {wait}" in proc.stderr
     finally:
         for lock in locks:
             unlock_output(lock)
     proc = run_cli("report", live, "-o", tmp_path / "report")  # the session has ended: now --resume it
-    assert proc.returncode == 0 and "--resume the sweep to finish it" in proc.stderr
+    assert proc.returncode == 0 and "not complete (8/16 jobs done): the figures use the done runs only; --resume " \
+        "the sweep to finish it" in proc.stderr
 
 
 def test_report_of_a_slice_part_says_what_it_holds(tmp_path):
@@ -376,8 +390,11 @@ def test_misplaced_files_are_named_for_what_they_are(sweep_file, tmp_path):
     for command in (["report", json_file], ["validate", json_file]):  # the input given as the output
         proc = run_cli(*command)
         assert proc.returncode == 2 and "not an HDF5 file (a sweep's JSON?" in proc.stderr
-    proc = run_cli("reports", sweep_file)  # a subcommand's typo
-    assert proc.returncode == 2 and "reports: no such file (the subcommands: merge, report, validate)" in proc.stderr
+    for typo, meant in (("reports", "report"), ("merg", "merge"), ("Validate", "validate")):  # a subcommand's typo
+        proc = run_cli(typo, tmp_path / "out.h5", sweep_file, sweep_file)
+        assert proc.returncode == 2 and f"did you mean '{meant}'?" in proc.stderr, proc.stderr
+    proc = run_cli("sweeps/run1")  # a missing file is a missing file
+    assert proc.returncode == 2 and proc.stderr.endswith("sweeps/run1: no such file\n")
 
 
 def _without_status(f):
