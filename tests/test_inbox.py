@@ -90,3 +90,38 @@ def test_slow_snapshots_are_spaced_by_their_write_time(tmp_path, monkeypatch):
     inbox.snapshot()  # a fast write: the spacing comes back to --checkpoint's
     assert inbox.snapshot_gap == 0.02
     unlock_output(start.lock)
+
+
+class AnswersAtOnce:
+    """Rank 1's view of rank 0: each request is answered with the next chunk at once."""
+
+    rank, size = 1, 2
+
+    def __init__(self, chunks):
+        self.chunks, self.requests, self.answer = list(chunks), 0, None
+
+    def send(self, payload, dest, tag):
+        self.requests += 1
+        self.answer = self.chunks.pop(0)
+
+    def iprobe(self, source, tag):
+        return self.answer is not None
+
+    def recv(self, source, tag):
+        answer, self.answer = self.answer, None
+        return answer
+
+
+def test_a_job_feed_runs_its_share_then_the_chunks_it_asks_for(tmp_path):
+    """In order, asking one job ahead, until rank 0 answers with an empty chunk; the
+    jobs are kept as arrays (a row each as a Python object took 70 bytes a job more)."""
+    jobs = session_start(tmp_path).plan.jobs
+    comm = AnswersAtOnce([jobs[3:5], jobs[5:5], jobs[5:6]])  # the last one is never asked for
+    feed = driver.JobFeed(comm, jobs[:3], None, StopRequest())
+    assert all(isinstance(chunk, type(jobs)) for chunk in feed.chunks)
+    taken = []
+    while (job := feed.next()) is not None:
+        taken.append(int(job["job"]))
+        if taken == [0, 1, 2]:  # asked while taking its last job: the answer comes during that job
+            assert comm.requests == 1 and comm.answer is not None
+    assert taken == [0, 1, 2, 3, 4] and comm.requests == 2 and feed.dry
