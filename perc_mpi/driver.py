@@ -208,6 +208,7 @@ class Inbox:
         self.started = self.last_report = self.last_snapshot = time.monotonic()
         self.written = False  # whether this session has written a snapshot yet
         self.snapshot_count, self.snapshot_total = 0, 0.0  # this session's, and their seconds
+        self.last_took = 0.0  # the last snapshot's seconds
 
     def take(self, records: np.ndarray, failures: dict[int, str], deltas: dict[int, np.ndarray],
              clusters: dict[int, bytes]) -> None:
@@ -253,8 +254,11 @@ class Inbox:
         took = self.last_snapshot - began
         self.snapshot_count, self.snapshot_total = self.snapshot_count + 1, self.snapshot_total + took
         # A file of many points takes seconds to write (~1.4 ms of HDF5 objects a point):
-        # spaced so that writing takes at most SNAPSHOT_SHARE of rank 0's time.
-        self.snapshot_gap = max(self.snapshot_seconds, took / config.SNAPSHOT_SHARE)
+        # spaced so that writing takes at most SNAPSHOT_SHARE of rank 0's time.  From the
+        # faster of the last two writes: one slow by chance (a disk's hiccup) must not
+        # stop the checkpoints for twenty times its length.
+        self.snapshot_gap = max(self.snapshot_seconds, min(took, self.last_took) / config.SNAPSHOT_SHARE)
+        self.last_took = took
         return summary
 
     def _receive(self, source: int) -> None:

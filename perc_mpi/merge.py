@@ -98,6 +98,7 @@ def _merge_into(target: Path, parts: list[Path]) -> tuple[np.ndarray, dict]:
         some_masks = some_masks or bool(snap.clusters)
         if every_mask:
             clusters.update(snap.clusters)
+        del snap  # before the next part is read: one part in memory at a time, not two
     failures = {job: text for job, text in failures.items() if runs["status"][job] == FAILED}
     summary, density = summarize(plan.points, runs, rings)
     attrs = dict(first)

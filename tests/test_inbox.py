@@ -79,7 +79,9 @@ def test_slow_snapshots_are_spaced_by_their_write_time(tmp_path, monkeypatch):
     write_seconds = 0.2
     monkeypatch.setattr(driver, "write_snapshot", lambda *args: time.sleep(write_seconds))
     inbox.snapshot()
-    assert inbox.snapshot_gap >= write_seconds / driver.config.SNAPSHOT_SHARE
+    assert inbox.snapshot_gap == 0.02  # one slow write may be a disk's hiccup: spaced as usual
+    inbox.snapshot()
+    assert inbox.snapshot_gap >= write_seconds / driver.config.SNAPSHOT_SHARE  # two in a row: spaced out
     written = []
     monkeypatch.setattr(driver, "write_snapshot", lambda *args: written.append(1))
     records = pending_records(start.todo[:1])
