@@ -104,6 +104,26 @@ def _no_runs(ax: Any) -> None:
     ax.text(0.5, 0.5, "no finished run", ha="center", va="center", transform=ax.transAxes)
 
 
+# Up to this many series share the default colours and an inside legend; more (a sweep
+# of 50 depths) get a colour map's and a legend beside the plot, in columns.
+MAX_PLAIN_SERIES = 10
+
+
+def _many_series(plt: ModuleType, ax: Any, n: int) -> None:
+    """Give an axes that will hold ``n`` series distinct colours (the default cycle
+    repeats after 10)."""
+    if n > MAX_PLAIN_SERIES:
+        ax.set_prop_cycle(color=plt.get_cmap("viridis")(np.linspace(0, 0.9, n)))
+
+
+def _legend(ax: Any, n: int) -> None:
+    """Draw the legend of ``n`` series: inside the axes, or beside them when many."""
+    if n > MAX_PLAIN_SERIES:
+        ax.legend(fontsize="x-small", ncol=-(-n // 25), loc="upper left", bbox_to_anchor=(1, 1))
+    else:
+        ax.legend(fontsize="small")
+
+
 def plot_dimension(plt: ModuleType, sweep: results.SweepResults, path: Path) -> None:
     """Box-counting dimension against grid size, one line per depth (and engine, and
     height for rectangular grids: against the width)."""
@@ -111,6 +131,7 @@ def plot_dimension(plt: ModuleType, sweep: results.SweepResults, path: Path) -> 
     s = sweep.summary
     square = bool(np.all(s["width"] == s["height"]))
     series = np.unique(s[["depth", "engine"] + ([] if square else ["height"])])
+    _many_series(plt, ax, len(series))
     for key in series:
         rows = s[(s["depth"] == key["depth"]) & (s["engine"] == key["engine"])]
         if not square:
@@ -123,7 +144,7 @@ def plot_dimension(plt: ModuleType, sweep: results.SweepResults, path: Path) -> 
     ax.set_xlabel("grid size (cells per side)" if square else "grid width (cells)")
     ax.set_ylabel("box-counting dimension")
     ax.set_title("Cluster dimension (mean ± standard error)")
-    ax.legend(fontsize="small")
+    _legend(ax, len(series))
     save_figure(plt, fig, path)
 
 
@@ -170,7 +191,9 @@ def plot_time(plt: ModuleType, sweep: results.SweepResults, path: Path) -> None:
     compute goes)."""
     fig, ax = plt.subplots(figsize=(6, 4.5))
     runs = sweep.runs[sweep.runs["status"] == DONE]
-    for key in np.unique(runs[["depth", "engine"]]):
+    series = np.unique(runs[["depth", "engine"]])
+    _many_series(plt, ax, len(series))
+    for key in series:
         chosen = runs[(runs["depth"] == key["depth"]) & (runs["engine"] == key["engine"])]
         side = np.sqrt(chosen["width"].astype(float) * chosen["height"])
         dots = ax.plot(side, 1e3 * chosen["seconds"], ".", alpha=0.3)[0]
@@ -185,7 +208,7 @@ def plot_time(plt: ModuleType, sweep: results.SweepResults, path: Path) -> None:
     ax.set_xlabel("grid size (cells per side; sqrt of cells if rectangular)")
     ax.set_ylabel("time per run (ms)")
     ax.set_title("Wall time per run (engine + measures)")
-    ax.legend(fontsize="small")
+    _legend(ax, len(series))
     save_figure(plt, fig, path)
 
 

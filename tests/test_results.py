@@ -308,6 +308,25 @@ def test_dimension_plot_of_a_rectangular_sweep_has_a_line_per_height(tmp_path):
                                                    "depth 3, height 11", "depth 3, height 7"]
 
 
+def test_plots_of_many_series_keep_them_apart(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from perc_mpi import plots
+
+    path = tmp_path / "depths.json"  # 12 depths: the default colours repeat after 10
+    path.write_text(json.dumps({"size": [7, 9], "depth": list(range(1, 13)), "runs": 1, "seed": 5}))
+    assert run_cli(path).returncode == 0
+    saved = []
+    plots.plot_dimension(SimpleNamespace(subplots=plt.subplots, close=saved.append, get_cmap=plt.get_cmap),
+                         results.open(tmp_path / "depths.h5"), tmp_path / "d.png")
+    ax = saved[0].axes[0]
+    colours = {tuple(container.lines[0].get_color()) for container in ax.containers}  # one errorbar a series
+    assert len(colours) == 12 and len(ax.get_legend().get_texts()) == 12
+    assert ax.get_legend().get_bbox_to_anchor().x0 >= ax.get_window_extent().x1 - 1  # beside the plot
+
+
 def test_time_plot_has_a_line_per_depth_and_engine(tmp_path):
     matplotlib = pytest.importorskip("matplotlib")
     matplotlib.use("Agg")
