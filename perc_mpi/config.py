@@ -78,9 +78,10 @@ JOB_FIXED_COST = 2500.0
 # held back lost 0.6-7% (16 ranks: 0.2-0.4%).  0.1 and 0.2 did as well at a 10% spread,
 # not at 20% (16 ranks, 720 jobs: 21% and 8% lost; 0.3: 0.7%).
 RESERVE_FRACTION = 0.3
-# Checkpointing (``--checkpoint SECONDS``, default below): workers send their finished
-# records to rank 0 every FLUSH_FRACTION of it and rank 0 rewrites the output file every
-# SNAPSHOT_FRACTION of it, so a kill loses at most about SECONDS of finished work.
+# Checkpointing (``--checkpoint SECONDS``, default below): every rank, rank 0 included,
+# hands its finished records to rank 0's inbox every FLUSH_FRACTION of it and rank 0
+# rewrites the output file every SNAPSHOT_FRACTION of it, so a kill loses at most about
+# SECONDS of finished work (slow writes: see SNAPSHOT_SHARE).
 CHECKPOINT_SECONDS = 30.0
 FLUSH_FRACTION = 1 / 3
 SNAPSHOT_FRACTION = 2 / 3

@@ -186,8 +186,8 @@ def _portable(outcome):
 class Inbox:
     """Rank 0's side: every finished record and ring count, progress lines on stderr, a
     complete snapshot of the output file every ``snapshot_seconds`` (or, when writing
-    one takes long, 1 / config.SNAPSHOT_SHARE times its write time), and the answers to
-    ranks that ask for held-back jobs."""
+    takes long, 1 / config.SNAPSHOT_SHARE times the faster of the last two writes), and
+    the answers to ranks that ask for held-back jobs."""
 
     def __init__(self, comm: MPI.Comm, start: Start, attrs: dict, snapshot_seconds: float,
                  reserve: Reserve, stop: StopRequest):

@@ -86,7 +86,9 @@ class SweepResults:
         filled = [self.runs["filled"][(self.runs["point"] == p) & (self.runs["status"] == DONE)] for p in chosen]
         empty = [int(p) for p, f in zip(chosen, filled) if len(f) == 0]
         if empty:
-            raise ValueError(f"point {empty[0]} has no finished runs; finish the sweep (--resume) first")
+            then = ("finish its slice (--resume) or merge the slices' parts first" if self.attrs.get("slice")
+                    else "finish the sweep (--resume) first")
+            raise ValueError(f"point {empty[0]} has no finished runs in this file; {then}")
         slope = np.polyfit(sizes, np.log([f.mean() for f in filled]), 1)[0]
         if min(map(len, filled)) < 2:
             return float(slope), float("nan")
