@@ -134,6 +134,15 @@ def sweep_once(sweep: Path, ranks: int, out: str) -> tuple[float, float, str]:
     return wall, float(re.search(r"jobs ([0-9.]+) s", timing).group(1)), timing
 
 
+def median_sweep(sweep: Path, ranks: int, reps: int, by_jobs: bool = False) -> tuple[float, float, str]:
+    """Return :func:`sweep_once`'s (wall seconds, jobs-phase seconds, timing line) of the
+    median of ``reps`` runs, by wall time or by jobs-phase time: the median run with its
+    own breakdown."""
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = [sweep_once(sweep, ranks, f"{tmp}/out.h5") for _ in range(reps)]
+    return sorted(runs, key=lambda run: run[1] if by_jobs else run[0])[len(runs) // 2]
+
+
 def small_jobs(runs: int, reps: int) -> tuple[int, float, str]:
     """Return (jobs, median jobs-phase seconds, that run's timing line) of a sweep of
     small grids (sizes 11 and 21 x depths 2 and 10, ``runs`` runs a point) on one rank:
@@ -141,8 +150,7 @@ def small_jobs(runs: int, reps: int) -> tuple[int, float, str]:
     with tempfile.TemporaryDirectory() as tmp:
         sweep = Path(tmp) / "small.json"
         sweep.write_text(json.dumps({"size": [11, 21], "depth": [2, 10], "runs": runs, "seed": 1}))
-        timed = sorted(sweep_once(sweep, 1, f"{tmp}/small.h5")[1:] for _ in range(reps))
-    jobs, timing = timed[len(timed) // 2]  # the median run, with its own breakdown
+        _, jobs, timing = median_sweep(sweep, 1, reps, by_jobs=True)
     return 4 * runs, jobs, timing
 
 
@@ -407,9 +415,7 @@ def main(argv: list[str] | None = None) -> None:
     cold, warm = jit_start(max(reps, 2))
     print(f"| process start + first runs, empty numba cache (one start) / filled (median of {max(reps, 2)}) | "
           f"{cold:.2f} s / {warm:.2f} s |")
-    with tempfile.TemporaryDirectory() as tmp:
-        sweeps = [sweep_once(ROOT / "examples" / "sweep.json", 2, f"{tmp}/out.h5") for _ in range(reps)]
-    wall, _, timing = sorted(sweeps)[len(sweeps) // 2]  # the median run, with its own breakdown
+    wall, _, timing = median_sweep(ROOT / "examples" / "sweep.json", 2, reps)
     print(f"| examples/sweep.json (90 jobs), mpirun -n 2, wall | {wall:.2f} s ({timing}) |")
     n_jobs, jobs, timing = small_jobs(25 if args.quick else 2500, reps)
     print(f"| many small jobs: sizes [11, 21] x depths [2, 10], {n_jobs} jobs, mpirun -n 1, jobs phase | "

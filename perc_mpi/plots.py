@@ -16,8 +16,7 @@ import numpy as np
 from . import config, results
 from .aggregate import sorted_rows
 from .console import ArgumentParser, fail, reason
-from .parameters import ParameterError, parse_slice
-from .plan import in_slice
+from .parameters import ParameterError
 from .records import DONE
 from .report import depth_label, plural, to_stdout, write_summary_csv
 from .store import being_written
@@ -27,23 +26,8 @@ MAX_PANELS = 12  # per-point figures show the first points of the cube, in cube 
 
 def jobs_held(sweep: results.SweepResults) -> tuple[int, int]:
     """Return (done, total) of the jobs the file is for: all, or its slice's."""
-    scope = in_slice(sweep.runs, parse_slice(sweep.attrs.get("slice") or None))
+    scope = sweep.scope()
     return int(np.count_nonzero(sweep.runs["status"][scope] == DONE)), int(np.count_nonzero(scope))
-
-
-def next_step(sweep: results.SweepResults, jobs: np.ndarray | None = None) -> str:
-    """Return what brings in the runs a file lacks (of ``jobs``, a mask of its runs, or
-    of all): waiting for the session still writing it, --resume (jobs of its own not
-    done), or merging the slices' parts (the jobs are another slice's)."""
-    if being_written(sweep.path):
-        return "wait for the session writing it to end"
-    part = sweep.attrs.get("slice")
-    mine = in_slice(sweep.runs, parse_slice(part or None))
-    if jobs is not None:
-        mine &= jobs
-    if np.any(sweep.runs["status"][mine] != DONE):
-        return f"--resume {'its slice' if part else 'the sweep'} to finish it"
-    return "merge the slices' parts (python -m perc_mpi merge)"
 
 
 def caveats(sweep: results.SweepResults) -> list[str]:
@@ -59,7 +43,7 @@ def caveats(sweep: results.SweepResults) -> list[str]:
         held = f"not complete ({done}/{plural(total, 'job')} done)"
     else:
         return []
-    return [f"is {held}: the figures use the done runs only; {next_step(sweep)}"]
+    return [f"is {held}: the figures use the done runs only; {sweep.next_step()}"]
 
 
 def _label(point: np.void) -> str:
@@ -291,7 +275,7 @@ def main(argv: list[str]) -> int:
         return fail(f"{path}: not a readable perc_mpi sweep file: {reason(exc)}")
     if not np.any(sweep.runs["status"] == DONE):
         return fail(f"{path}: no run has finished yet (0/{plural(jobs_held(sweep)[1], 'job')} done): nothing to "
-                    f"report; {next_step(sweep)}")
+                    f"report; {sweep.next_step()}")
     try:
         directory = make_directory(Path(args.output) if args.output else path.with_name(path.stem + "_report"))
     except ParameterError as exc:

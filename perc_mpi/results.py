@@ -23,9 +23,18 @@ import numpy as np
 from . import config, engine, measures
 from .aggregate import RingSums, mean_profile, summarize
 from .jobs import params_of, summed_vector, unpack_cluster
-from .plan import POINT_DTYPE
+from .parameters import parse_slice
+from .plan import POINT_DTYPE, in_slice
 from .records import DONE, PENDING
-from .store import check_readable, point_group_name, point_groups, read_ring_sums, read_runs, read_summary
+from .store import (
+    being_written,
+    check_readable,
+    point_group_name,
+    point_groups,
+    read_ring_sums,
+    read_runs,
+    read_summary,
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,21 @@ class SweepResults:
     def sweep(self) -> dict:
         """Return the sweep parameters (the sweep JSON as given, with the seed used)."""
         return {**json.loads(self.attrs["sweep_json"]), "seed": int(self.attrs["sweep_seed"])}
+
+    def scope(self) -> np.ndarray:
+        """Return the mask of the runs this file is for: all, or its slice's (``@slice``)."""
+        return in_slice(self.runs, parse_slice(self.attrs.get("slice") or None))
+
+    def next_step(self, jobs: np.ndarray | None = None) -> str:
+        """Return what brings in the runs the file lacks (of ``jobs``, a mask of its runs,
+        or of all): waiting for the session still writing it, --resume (jobs of its own
+        not done), or merging the slices' parts (the jobs are another slice's)."""
+        if being_written(self.path):
+            return "wait for the session writing it to end"
+        mine = self.scope() if jobs is None else self.scope() & jobs
+        if np.any(self.runs["status"][mine] != DONE):
+            return f"--resume {'its slice' if self.attrs.get('slice') else 'the sweep'} to finish it"
+        return "merge the slices' parts (python -m perc_mpi merge)"
 
     def density(self, point: int) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(distance, mean filled fraction)`` of a parameter point."""
@@ -86,9 +110,8 @@ class SweepResults:
         filled = [self.runs["filled"][(self.runs["point"] == p) & (self.runs["status"] == DONE)] for p in chosen]
         empty = [int(p) for p, f in zip(chosen, filled) if len(f) == 0]
         if empty:
-            then = ("finish its slice (--resume) or merge the slices' parts first" if self.attrs.get("slice")
-                    else "finish the sweep (--resume) first")
-            raise ValueError(f"point {empty[0]} has no finished runs in this file; {then}")
+            raise ValueError(f"point {empty[0]} has no finished runs in this file; "
+                             f"{self.next_step(self.runs['point'] == empty[0])}")
         slope = np.polyfit(sizes, np.log([f.mean() for f in filled]), 1)[0]
         if min(map(len, filled)) < 2:
             return float(slope), float("nan")

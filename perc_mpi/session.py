@@ -203,8 +203,9 @@ def print_plan(start: Start, n_ranks: int) -> None:
     work, imbalance = balance(todo, start.ranks, n_ranks)
     share = work / work.sum() if work.sum() else work
     print("rank,scattered_jobs,expected_work_share")
+    scattered = np.bincount(start.ranks[start.ranks != RESERVE], minlength=n_ranks).tolist()
     for r in range(n_ranks):
-        print(f"{r},{np.count_nonzero(start.ranks == r)},{share[r]:.4f}")
+        print(f"{r},{scattered[r]},{share[r]:.4f}")
     print(f"held back by rank 0 for ranks that run dry: {np.count_nonzero(start.ranks == RESERVE)} jobs")
     print(f"expected imbalance (max/mean work): {imbalance:.3f}")
     width, height, engine, depth = largest_run(plan.sweep)

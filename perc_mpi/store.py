@@ -210,6 +210,11 @@ LOCK_ATTEMPTS = 10  # lock files taken while other sessions remove theirs, at mo
 LOCK_BUSY_SECONDS = 0.1  # a held lock is retried this long before a session is refused
 
 
+def lock_path(target: Path) -> Path:
+    """Return the lock file of a sweep file, ``PATH.lock`` (see :func:`lock_output`)."""
+    return target.with_name(target.name + ".lock")
+
+
 def _flock_soon(handle: IO) -> None:
     """Take an exclusive flock on ``handle``, trying for LOCK_BUSY_SECONDS: a reader's
     instant shared lock (:func:`being_written`) is no session.  Raises BlockingIOError
@@ -235,7 +240,7 @@ def lock_output(target: Path) -> IO:
     the file system takes no locks (NFS or Lustre mounted without them) it is returned
     unlocked: the run goes on unguarded.
     """
-    path = target.with_name(target.name + ".lock")
+    path = lock_path(target)
     for attempt in range(LOCK_ATTEMPTS):
         try:
             handle = open(path, "a")  # held open on purpose
@@ -275,7 +280,7 @@ def being_written(target: Path) -> bool:
     try:
         # "r": neither creates nor empties it.  A shared lock for an instant: it takes
         # nothing from a session, only one starting in that instant would be refused.
-        with open(target.with_name(target.name + ".lock")) as handle:
+        with open(lock_path(target)) as handle:
             fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
         return True

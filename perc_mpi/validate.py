@@ -21,7 +21,7 @@ import numpy as np
 from . import config, plots, results
 from .console import ArgumentParser, fail, reason
 from .parameters import ParameterError
-from .plots import make_directory, next_step, save_figure
+from .plots import make_directory, save_figure
 from .report import to_stdout
 
 FRACTAL_DIMENSION = 91 / 48  # invasion percolation without trapping, 2-d
@@ -46,7 +46,7 @@ def measure(sweep: results.SweepResults) -> dict:
     points = sweep.points
     continuous = np.flatnonzero((points["depth"] == config.CONTINUOUS) & (points["width"] == points["height"]))
     if len(continuous) < 2:
-        rectangles = np.count_nonzero(points["depth"] == config.CONTINUOUS) - len(continuous)
+        rectangles = rectangular_points(points)
         raise ValueError("the file has fewer than two continuous-model square grid sizes" +
                          (f" ({rectangles} rectangular ones: the published figures are for L x L)" if rectangles
                           else ""))
@@ -54,7 +54,7 @@ def measure(sweep: results.SweepResults) -> dict:
     unfinished = order[sweep.summary["count"][order] == 0]
     if len(unfinished):
         point = int(unfinished[0])
-        then = next_step(sweep, sweep.runs["point"] == point)
+        then = sweep.next_step(sweep.runs["point"] == point)
         raise ValueError(f"point {point} has no finished runs in this file; {then}")
     dimension, error = sweep.mass_dimension(config.CONTINUOUS)
     sizes = points["width"][order]
@@ -64,12 +64,16 @@ def measure(sweep: results.SweepResults) -> dict:
             "steps": np.array(steps), "local_slopes": local, "runs": sweep.summary["count"][order]}
 
 
+def rectangular_points(points: np.ndarray) -> int:
+    """Return how many continuous-model points are not L x L (validation leaves them out)."""
+    return int(np.count_nonzero((points["depth"] == config.CONTINUOUS) & (points["width"] != points["height"])))
+
+
 def caveats(sweep: results.SweepResults) -> list[str]:
     """Return what limits a file's figures: those of :func:`perc_mpi.plots.caveats`, and
     rectangular continuous points left out."""
     notes = plots.caveats(sweep)
-    points = sweep.points
-    rectangles = np.count_nonzero((points["depth"] == config.CONTINUOUS) & (points["width"] != points["height"]))
+    rectangles = rectangular_points(sweep.points)
     if rectangles:
         notes.append(f"has {rectangles} rectangular continuous-model points: left out (the figures are for L x L)")
     return notes
