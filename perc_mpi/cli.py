@@ -39,9 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--slice", metavar="INDEX/COUNT",
                         help="sweep: run only the jobs with job %% COUNT == INDEX (job arrays; see merge)")
     parser.add_argument("--checkpoint", type=float, metavar="SECONDS",
-                        help="sweep: finished runs reach the output file about this often, or 20x the "
-                             "faster of the last two snapshots' write times when writes are slow "
-                             f"(default {config.CHECKPOINT_SECONDS:g})")
+                        help="sweep: finished runs reach the output file about this often, or "
+                             f"{1 / config.SNAPSHOT_SHARE:g}x the faster of the last two snapshots' write "
+                             f"times when writes are slow (default {config.CHECKPOINT_SECONDS:g})")
     parser.add_argument("--version", action="version", version=f"perc_mpi {__version__}")
     return parser
 

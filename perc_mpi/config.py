@@ -79,7 +79,8 @@ JOB_FIXED_COST = 2500.0
 # not at 20% (16 ranks, 720 jobs: 21% and 8% lost; 0.3: 0.7%).
 RESERVE_FRACTION = 0.3
 # Checkpointing (``--checkpoint SECONDS``, default below): every rank, rank 0 included,
-# hands its finished records to rank 0's inbox every FLUSH_FRACTION of it and rank 0
+# hands its finished records to rank 0's inbox every FLUSH_FRACTION of it (and at least
+# every PROGRESS_SECONDS / 2, for current progress lines) and rank 0
 # rewrites the output file every SNAPSHOT_FRACTION of it, so a kill loses at most about
 # SECONDS of finished work (slow writes: see SNAPSHOT_SHARE).
 CHECKPOINT_SECONDS = 30.0

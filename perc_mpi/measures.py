@@ -1,18 +1,22 @@
 """Stage 4: measures of one run's cluster, vectorized NumPy (no Python loop over cells).
 
-Both are the original's definitions, generalised from square to rectangular grids.
-Both work from the filled cells' coordinates, so a sparse run's measures cost O(filled
-cells) plus small O(cells / 4) passes; given the cluster's mask as well (``mask=``, as
-:attr:`perc_mpi.engine.InvasionResult.dense_mask` holds for dense runs), they work from
-the mask instead: a few full-grid passes, cheaper than the per-cell gathers and scatters
-once the cluster fills more than about 1/8 of the grid (measured at 2001 x 2001, depth 2:
-5x faster).
+The density profile and the box dimension are the original's definitions, generalised
+from square to rectangular grids.  Both work from the filled cells' coordinates, so a
+sparse run's measures cost O(filled cells) plus small O(cells / 4) passes; given the
+cluster's mask as well (``mask=``, as :attr:`perc_mpi.engine.InvasionResult.dense_mask`
+holds for dense runs), they work from the mask instead: a few full-grid passes, cheaper
+than the per-cell gathers and scatters once the cluster fills more than about 1/8 of
+the grid (measured at 2001 x 2001, depth 2: 5x faster).
 
 * :func:`ring_counts` / :func:`density_profile` -- filled fraction of the cells at each
   distinct squared distance from the centre cell (the original's ``collect_density``);
 * :func:`box_counts` / :func:`box_dimension` -- box counting with rulers 1, 2, 4, ...
   < min(width, height) over whole boxes only, minus the slope of log(count) against
-  log(ruler) (the original's ``measure_dimension``).
+  log(ruler) (the original's ``measure_dimension``);
+* :func:`density_fit` -- the line through a parameter point's mean density profile
+  (the original's ``estimate_density``);
+* :func:`acceptance_counts` -- the continuous model's acceptance profile (see README,
+  "Science").
 """
 
 from __future__ import annotations

@@ -20,17 +20,17 @@ from .parameters import SweepParams, filled_share, grid_shapes
 
 ENGINE_DTYPE = "S8"  # plain fixed-length bytes in HDF5, no object dtype
 
-JOB_DTYPE = np.dtype(
-    [
-        ("job", np.int64),
-        ("point", np.int32),
-        ("width", np.int32),
-        ("height", np.int32),
-        ("depth", np.int32),
-        ("engine", ENGINE_DTYPE),
-        ("seed", np.int64),
-    ]
+# A job's columns: (name, dtype, unit, description), as the file's runs/ datasets carry them.
+JOB_COLUMNS = (
+    ("job", np.int64, "", "job index: position in the cube (size, depth, engine, then run)"),
+    ("point", np.int32, "", "parameter point index (row of summary/)"),
+    ("width", np.int32, "cells", "grid width"),
+    ("height", np.int32, "cells", "grid height"),
+    ("depth", np.int32, "", "cell values uniform in 1..depth; 0: continuous, uniform in [0, 1)"),
+    ("engine", ENGINE_DTYPE, "", "fast or original"),
+    ("seed", np.int64, "", "the run's seed"),
 )
+JOB_DTYPE = np.dtype([(name, dtype) for name, dtype, _, _ in JOB_COLUMNS])
 
 POINT_DTYPE = np.dtype([("width", np.int32), ("height", np.int32), ("depth", np.int32), ("engine", ENGINE_DTYPE)])
 

@@ -6,32 +6,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from .plan import JOB_DTYPE
+from .plan import JOB_COLUMNS, JOB_DTYPE
 
 # A job's state in ``runs/status``.
 PENDING, DONE, FAILED = 0, 1, 2
 
-RECORD_DTYPE = np.dtype(
-    JOB_DTYPE.descr
-    + [("status", np.uint8), ("filled", np.int64), ("dimension", np.float64), ("rank", np.int32),
-       ("started", np.float64), ("seconds", np.float64)]
+# The record's columns: the job's, then its status and results; (name, dtype, unit,
+# description), as the file's runs/ datasets carry them.
+RECORD_COLUMNS = JOB_COLUMNS + (
+    ("status", np.uint8, "", "0 pending, 1 done, 2 failed"),
+    ("filled", np.int64, "cells", "filled cells; -1 unless done"),
+    ("dimension", np.float64, "", "box-counting dimension; NaN unless done"),
+    ("rank", np.int32, "", "MPI rank that ran the job; -1 if not run"),
+    ("started", np.float64, "s", "Unix time at which the run began; NaN if not run"),
+    ("seconds", np.float64, "s", "wall time of the run and its measures; NaN if not run"),
 )
-# Each column's (unit, description), as the file's runs/ datasets carry them.
-RECORD_COLUMNS = {
-    "job": ("", "job index: position in the cube (size, depth, engine, then run)"),
-    "point": ("", "parameter point index (row of summary/)"),
-    "width": ("cells", "grid width"),
-    "height": ("cells", "grid height"),
-    "depth": ("", "cell values uniform in 1..depth; 0: continuous, uniform in [0, 1)"),
-    "engine": ("", "fast or original"),
-    "seed": ("", "the run's seed"),
-    "status": ("", "0 pending, 1 done, 2 failed"),
-    "filled": ("cells", "filled cells; -1 unless done"),
-    "dimension": ("", "box-counting dimension; NaN unless done"),
-    "rank": ("", "MPI rank that ran the job; -1 if not run"),
-    "started": ("s", "Unix time at which the run began; NaN if not run"),
-    "seconds": ("s", "wall time of the run and its measures; NaN if not run"),
-}
+RECORD_DTYPE = np.dtype([(name, dtype) for name, dtype, _, _ in RECORD_COLUMNS])
 
 
 def progress(runs: np.ndarray, scope: np.ndarray | None = None) -> dict:

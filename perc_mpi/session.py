@@ -208,11 +208,11 @@ def print_plan(start: Start, n_ranks: int) -> None:
         print(f"{r},{scattered[r]},{share[r]:.4f}")
     print(f"held back by rank 0 for ranks that run dry: {np.count_nonzero(start.ranks == RESERVE)} jobs")
     print(f"expected imbalance (max/mean work): {imbalance:.3f}")
-    width, height, engine, depth = largest_run(plan.sweep)
+    width, height, engine_name, depth = largest_run(plan.sweep)
     tables, sums = kept_memory(plan.sweep)
     print(f"memory (not checked against this node's by a dry run): about "
-          f"{readable_size(run_memory(width, height, depth, engine) + tables)} per rank for the largest run "
-          f"({width}x{height}, {depth_label(depth)}, {engine}) and the distance tables, "
+          f"{readable_size(run_memory(width, height, depth, engine_name) + tables)} per rank for the largest run "
+          f"({width}x{height}, {depth_label(depth)}, {engine_name}) and the distance tables, "
           f"{readable_size(sums)} more on rank 0 (the ranks on one node share its memory)")
 
 

@@ -80,11 +80,11 @@ def snapshot_target(path: Path) -> Path:
     return target
 
 
-def _write_table(group: h5py.Group, table: np.ndarray, columns: dict[str, tuple[str, str]]) -> None:
+def _write_table(group: h5py.Group, table: np.ndarray, columns: tuple) -> None:
     """Write a structured array as one dataset per column, each with its ``unit`` and
-    ``description`` attributes from ``columns``."""
-    for name in table.dtype.names:
-        _described(group.create_dataset(name, data=np.ascontiguousarray(table[name])), *columns[name])
+    ``description`` attributes from ``columns`` ((name, dtype, unit, description) rows)."""
+    for name, _, unit, description in columns:
+        _described(group.create_dataset(name, data=np.ascontiguousarray(table[name])), unit, description)
 
 
 def _described(dataset: h5py.Dataset, unit: str, description: str) -> None:
@@ -183,8 +183,7 @@ def _write_file(partial: Path, attrs: dict[str, Any], runs: np.ndarray, summary:
         for key, value in attrs.items():
             f.attrs[key] = value
         _write_table(f.create_group("runs"), runs, RECORD_COLUMNS)
-        _write_table(f.create_group("summary"), summary,
-                     {name: (unit, text) for name, _, unit, text in SUMMARY_COLUMNS})
+        _write_table(f.create_group("summary"), summary, SUMMARY_COLUMNS)
         group = f.create_group("density")
         for i, ((distance, fraction), sums) in enumerate(zip(density, ring_sums)):
             point = group.create_group(point_group_name(i))

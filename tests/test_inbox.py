@@ -75,22 +75,23 @@ def test_slow_snapshots_are_spaced_by_their_write_time(tmp_path, monkeypatch):
     import time
 
     start = session_start(tmp_path)
-    inbox = driver.Inbox(FirstProbeMisses(), start, {}, 0.02, Reserve(start.todo, 2), StopRequest())
+    # --checkpoint's spacing 0.1 s: a fast write (~0.1 ms) spaces them by --checkpoint up to 5 ms.
+    inbox = driver.Inbox(FirstProbeMisses(), start, {}, 0.1, Reserve(start.todo, 2), StopRequest())
     write_seconds = 0.2
     monkeypatch.setattr(driver, "write_snapshot", lambda *args: time.sleep(write_seconds))
     inbox.snapshot()
-    assert inbox.snapshot_gap == 0.02  # one slow write may be a disk's hiccup: spaced as usual
+    assert inbox.snapshot_gap == 0.1  # one slow write may be a disk's hiccup: spaced as usual
     inbox.snapshot()
     assert inbox.snapshot_gap >= write_seconds / driver.config.SNAPSHOT_SHARE  # two in a row: spaced out
     written = []
     monkeypatch.setattr(driver, "write_snapshot", lambda *args: written.append(1))
     records = pending_records(start.todo[:1])
     records["status"], records["rank"] = DONE, 1
-    time.sleep(0.05)  # past --checkpoint's spacing (0.02 s), within the slow one's
+    time.sleep(0.15)  # past --checkpoint's spacing (0.1 s), within the slow one's (4 s)
     inbox.take(records, {}, {}, {})
     assert not written
     inbox.snapshot()  # a fast write: the spacing comes back to --checkpoint's
-    assert inbox.snapshot_gap == 0.02
+    assert inbox.snapshot_gap == 0.1
     unlock_output(start.lock)
 
 

@@ -272,19 +272,6 @@ def test_merged_slices_keep_a_failed_job_failed(mpi_tmp_path, monkeypatch):
             assert merged.attrs["jobs_failed"] == one.attrs["jobs_failed"] == 1
 
 
-@pytest.mark.parametrize("failure", [MemoryError("synthetic failure"), SystemExit("synthetic failure")])
-def test_a_job_failing_in_its_measures_records_no_results(monkeypatch, failure):
-    # SystemExit too (a library's sys.exit()): it would end this rank alone, the others waiting
-    def broken(*args):
-        raise failure
-
-    monkeypatch.setattr(jobs.measures, "ring_counts", broken)
-    job = build_plan(parse_sweep(SPEC, json.dumps(SPEC), "spec")).jobs[0]
-    outcome = jobs.run_job(job, rank=0)
-    assert outcome.record["status"] == jobs.FAILED and "synthetic failure" in outcome.error
-    assert outcome.record["filled"] == -1 and np.isnan(outcome.record["dimension"])
-
-
 @pytest.mark.mpi
 def test_a_request_is_answered_after_rank_0s_job_in_flight(mpi_tmp_path, monkeypatch, held_back_spec):
     """Rank 0 answers between its own jobs: a rank that runs dry while rank 0 is in a job
