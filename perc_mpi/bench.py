@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ import numpy as np
 from . import config, measures, results
 from .engine import run, run_kernel
 from .parameters import RunParams
-from .plan import JOB_DTYPE, RESERVE, Reserve, assign_ranks, shares
+from .plan import JOB_DTYPE, RESERVE, WAIT, JobQueue, Reserve, assign_ranks, shares
 from .report import plural
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -246,12 +245,11 @@ def replay(timed: np.ndarray, n_ranks: int, reserve_fraction: float, speeds: np.
     they run out, wait with the driver's sleeping poll.  A model (messages take no time;
     no start-up), not a run."""
     ranks = assign_ranks(timed, n_ranks, reserve_fraction)
-    queues = [deque(share) for share in shares(timed, ranks, n_ranks)]  # keep the seconds column
+    queues = [JobQueue(share) for share in shares(timed, ranks, n_ranks)]  # keep the seconds column
     held = Reserve(timed[ranks == RESERVE], n_ranks)
-    asked, dry, answer, waiting = [False] * n_ranks, [False] * n_ranks, [None] * n_ranks, [None] * n_ranks
+    answer, waiting = [None] * n_ranks, [None] * n_ranks  # (time sent, chunk); since when a rank waits
     pending: list[int] = []  # ranks whose request rank 0 has not answered yet
     rank0_done = False
-    WAIT = object()
     last_end = np.zeros(n_ranks)
     events = [(0.0, r) for r in range(n_ranks)]  # (time a rank is free, rank)
 
@@ -266,23 +264,23 @@ def replay(timed: np.ndarray, n_ranks: int, reserve_fraction: float, speeds: np.
             waiting[rank] = None
 
     def next_job(rank: int, now: float):
-        """driver.JobFeed.next: a job, None when done, or WAIT for an answer."""
-        while True:
-            if asked[rank] and (not queues[rank] or (answer[rank] is not None and answer[rank][0] <= now)):
-                if answer[rank] is None:
-                    return WAIT
-                chunk = answer[rank][1]
-                answer[rank], asked[rank] = None, False
-                dry[rank] = dry[rank] or len(chunk) == 0
-                queues[rank].extend(chunk)
-            if len(queues[rank]) <= 1 and not (asked[rank] or dry[rank]):
-                asked[rank] = True
-                if rank0_done:  # rank 0 waits for the last batches, polling: it answers at once
-                    send_answer(rank, now)
-                else:
-                    pending.append(rank)
-            if queues[rank] or not asked[rank]:
-                return queues[rank].popleft() if queues[rank] else None
+        """The rank's JobQueue.next, its messages in simulated time."""
+        def answered():
+            return answer[rank] is not None and answer[rank][0] <= now
+
+        def receive():
+            if not answered():
+                return None
+            chunk, answer[rank] = answer[rank][1], None
+            return chunk
+
+        def ask():
+            if rank0_done:  # rank 0 waits for the last batches, polling: it answers at once
+                send_answer(rank, now)
+            else:
+                pending.append(rank)
+
+        return queues[rank].next(answered, receive, ask)
 
     while events:
         now, rank = heapq.heappop(events)
@@ -290,10 +288,10 @@ def replay(timed: np.ndarray, n_ranks: int, reserve_fraction: float, speeds: np.
             for other in pending:
                 send_answer(other, now)
             pending.clear()
-            if not queues[0]:
-                queues[0].extend(held.take_cheapest())
-            if queues[0]:
-                start(0, queues[0].popleft(), now)
+            if not queues[0].left:
+                queues[0].add(held.take_cheapest())
+            if queues[0].left:
+                start(0, queues[0].pop(), now)
             else:
                 rank0_done = True
             continue

@@ -20,7 +20,6 @@ import socket
 import sys
 import time
 import traceback
-from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import partial
@@ -37,7 +36,7 @@ from .aggregate import RingSums, sorted_rows, summarize
 from .console import command_line
 from .jobs import run_job
 from .parameters import ParameterError
-from .plan import RESERVE, Reserve, balance, job_cost, shares
+from .plan import RESERVE, JobQueue, Reserve, balance, job_cost, shares
 from .records import DONE, RECORD_DTYPE, progress
 from .report import plural
 from .session import (
@@ -307,65 +306,40 @@ class Inbox:
 
 
 class JobFeed:
-    """A rank's jobs: its scattered share, then held-back ones -- on rank 0 taken from
-    the reserve directly, one cheap job at a time; elsewhere asked of rank 0 a chunk at
-    a time, one job ahead, so that the answer (given between rank 0's own jobs) is
-    usually there by the time it is needed."""
+    """A rank's jobs (a :class:`perc_mpi.plan.JobQueue`): its scattered share, then
+    held-back ones -- on rank 0 taken from the reserve directly, one cheap job at a
+    time; elsewhere asked of rank 0 a chunk at a time, one job ahead (the answer is
+    given between rank 0's own jobs)."""
 
     def __init__(self, comm: MPI.Comm, share: np.ndarray, reserve: Reserve | None, stop: StopRequest):
         self.comm, self.reserve, self.stop = comm, reserve, stop
-        # Arrays of jobs and a cursor, not a deque of rows: a row is a Python object of
-        # ~90 bytes (a rank's 5 million jobs took 395 MB).
-        self.chunks: deque[np.ndarray] = deque([share])
-        self.at = 0  # the next job's index in chunks[0]
-        self.left = len(share)
-        self.asked = False  # a request to rank 0 is unanswered
-        self.dry = False  # rank 0 has answered that it holds no more
+        self.queue = JobQueue(share)
 
     def next(self) -> np.void | None:
         """Return the next job to run, or None when none is left or a stop was requested."""
         if self.stop.requested:
             return None
         if self.reserve is not None:
-            if not self.left:
-                self._add(self.reserve.take_cheapest())
-            return self._pop()
-        while True:
-            if self.asked and (not self.left or self.comm.iprobe(source=0, tag=TAG_JOBS)):
-                self._receive()
-            if self.left <= 1 and not (self.asked or self.dry):
-                self.comm.send(None, dest=0, tag=TAG_REQUEST)
-                self.asked = True
-            if self.left or not self.asked:
-                return self._pop()
+            if not self.queue.left:
+                self.queue.add(self.reserve.take_cheapest())
+            return self.queue.pop()
+        # (receive waits for the answer: never WAIT)
+        return self.queue.next(self._answered, self._receive, self._ask)
 
     def close(self) -> None:
         """Receive the answer to a request still open (its jobs are not run: the feed is
         closed after a stop), so that no message is left behind."""
-        if self.asked:
-            self._receive()
+        if self.queue.asked:
+            self.queue.take_answer(self._receive())
 
-    def _add(self, jobs: np.ndarray) -> None:
-        self.chunks.append(jobs)
-        self.left += len(jobs)
+    def _answered(self) -> bool:
+        return self.comm.iprobe(source=0, tag=TAG_JOBS)
 
-    def _pop(self) -> np.void | None:
-        """Return the next job, None if there is none."""
-        if not self.left:
-            return None
-        while self.at == len(self.chunks[0]):  # (empty chunks included)
-            self.chunks.popleft()
-            self.at = 0
-        job = self.chunks[0][self.at]
-        self.at += 1
-        self.left -= 1
-        return job
+    def _receive(self) -> np.ndarray:
+        return receive_quietly(self.comm, 0, TAG_JOBS)
 
-    def _receive(self) -> None:
-        chunk = receive_quietly(self.comm, 0, TAG_JOBS)
-        self.asked = False
-        self.dry = self.dry or len(chunk) == 0
-        self._add(chunk)
+    def _ask(self) -> None:
+        self.comm.send(None, dest=0, tag=TAG_REQUEST)
 
 
 def run_share(comm: MPI.Comm, feed: JobFeed, inbox: Inbox | None, flush_seconds: float,

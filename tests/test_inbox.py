@@ -121,10 +121,10 @@ def test_a_job_feed_runs_its_share_then_the_chunks_it_asks_for(tmp_path):
     jobs = session_start(tmp_path).plan.jobs
     comm = AnswersAtOnce([jobs[3:5], jobs[5:5], jobs[5:6]])  # the last one is never asked for
     feed = driver.JobFeed(comm, jobs[:3], None, StopRequest())
-    assert all(isinstance(chunk, type(jobs)) for chunk in feed.chunks)
+    assert all(isinstance(chunk, type(jobs)) for chunk in feed.queue.chunks)
     taken = []
     while (job := feed.next()) is not None:
         taken.append(int(job["job"]))
         if taken == [0, 1, 2]:  # asked while taking its last job: the answer comes during that job
             assert comm.requests == 1 and comm.answer is not None
-    assert taken == [0, 1, 2, 3, 4] and comm.requests == 2 and feed.dry
+    assert taken == [0, 1, 2, 3, 4] and comm.requests == 2 and feed.queue.dry

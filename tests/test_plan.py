@@ -8,6 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from perc_mpi import plan
 from perc_mpi.parameters import parse_sweep
 from perc_mpi.plan import RESERVE, Reserve, assign_ranks, balance, build_plan, job_cost, job_seeds, shares
 
@@ -104,3 +105,21 @@ def test_job_seeds_are_pythons_randrange_draws(sweep_seed, count):
     from Python's state), across a refill of the 624-word state (count > 312)."""
     python = random.Random(sweep_seed)
     assert job_seeds(sweep_seed, count).tolist() == [python.randrange(sys.maxsize) for _ in range(count)]
+
+
+def test_a_job_queue_asks_one_job_ahead_and_waits_only_when_empty():
+    jobs = plan_jobs(size=[5], depth=[2], runs=4)
+    queue, answers, asked = plan.JobQueue(jobs[:2]), [], []
+
+    def next_job():
+        return queue.next(lambda: bool(answers), lambda: answers.pop(0) if answers else None,
+                          lambda: asked.append(1))
+
+    assert next_job()["job"] == 0 and not asked
+    assert next_job()["job"] == 1 and asked == [1]  # asked while taking its last job
+    assert next_job() is plan.WAIT  # nothing left, no answer yet
+    answers.append(jobs[2:3])
+    assert next_job()["job"] == 2 and asked == [1, 1]  # the answer taken, the next request sent
+    answers.append(jobs[3:3])  # rank 0 holds no more
+    assert next_job() is None and queue.dry and len(asked) == 2  # dry: never asks again
+    assert next_job() is None

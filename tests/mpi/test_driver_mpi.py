@@ -178,7 +178,7 @@ def test_a_rank_stopped_while_asking_for_jobs_leaves_nothing_behind(mpi_tmp_path
 
     def next_then_stop(feed):
         job = real_next(feed)
-        if feed.asked and not feed.stop.requested:  # a request to rank 0 is open: a stop now
+        if feed.queue.asked and not feed.stop.requested:  # a request to rank 0 is open: a stop now
             os.kill(os.getpid(), signal.SIGUSR1)  # must not leave its answer behind
         return job
 
