@@ -15,8 +15,8 @@ the grid (measured at 2001 x 2001, depth 2: 5x faster).
   log(ruler) (the original's ``measure_dimension``);
 * :func:`density_fit` -- the line through a parameter point's mean density profile
   (the original's ``estimate_density``);
-* :func:`acceptance_counts` -- the continuous model's acceptance profile (see README,
-  "Science").
+* :func:`acceptance_counts` -- the continuous model's acceptance profile, and
+  :func:`mass_dimension` -- its mass dimension across grid sizes (see README, "Science").
 """
 
 from __future__ import annotations
@@ -224,6 +224,22 @@ def acceptance_counts(frontier_values: np.ndarray, fill_values: np.ndarray,
     seen = np.bincount((frontier_values * bins).astype(np.int64), minlength=bins)
     accepted = np.bincount((fill_values[1:] * bins).astype(np.int64), minlength=bins)
     return seen, accepted
+
+
+def mass_dimension(sizes: np.ndarray, filled: list[np.ndarray], resamples: int = 200,
+                   seed: int = 0) -> tuple[float, float]:
+    """Return ``(D, standard error)``: the slope of log(mean filled cells) against
+    log(size), given each size's runs' filled cells (M ~ L^D at breakthrough); the
+    error from a bootstrap over each size's runs (NaN if a size has a single run:
+    nothing to resample)."""
+    log_sizes = np.log(np.asarray(sizes, float))
+    slope = np.polyfit(log_sizes, np.log([f.mean() for f in filled]), 1)[0]
+    if min(map(len, filled)) < 2:
+        return float(slope), float("nan")
+    rng = np.random.default_rng(seed)
+    boot = [np.polyfit(log_sizes, np.log([rng.choice(f, len(f)).mean() for f in filled]), 1)[0]
+            for _ in range(resamples)]
+    return float(slope), float(np.std(boot, ddof=1))
 
 
 def density_fit(distance: np.ndarray, mean_fraction: np.ndarray) -> tuple[float, float]:

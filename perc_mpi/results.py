@@ -106,19 +106,12 @@ class SweepResults:
             listed = ", ".join(map(str, depths[:10])) + (", ..." if len(depths) > 10 else "")
             raise ValueError(f"the mass dimension needs at least two square grid sizes at depth {depth} with "
                              f"engine {engine.decode()}; this file has {len(chosen)} (depths in it: {listed})")
-        sizes = np.log(self.points["width"][chosen].astype(float))
         filled = [self.runs["filled"][(self.runs["point"] == p) & (self.runs["status"] == DONE)] for p in chosen]
         empty = [int(p) for p, f in zip(chosen, filled) if len(f) == 0]
         if empty:
             raise ValueError(f"point {empty[0]} has no finished runs in this file; "
                              f"{self.next_step(self.runs['point'] == empty[0])}")
-        slope = np.polyfit(sizes, np.log([f.mean() for f in filled]), 1)[0]
-        if min(map(len, filled)) < 2:
-            return float(slope), float("nan")
-        rng = np.random.default_rng(seed)
-        boot = [np.polyfit(sizes, np.log([rng.choice(f, len(f)).mean() for f in filled]), 1)[0]
-                for _ in range(resamples)]
-        return float(slope), float(np.std(boot, ddof=1))
+        return measures.mass_dimension(self.points["width"][chosen], filled, resamples, seed)
 
     def mask(self, job: int) -> np.ndarray:
         """Return the filled mask ``[x, y]`` of a job: the saved one (``--save-clusters``),

@@ -113,3 +113,14 @@ def test_coordinates_of_any_integer_dtype(dtype):
     for typed in ((301, 203, xs.astype(dtype), ys.astype(dtype)), (301, 203, xs.astype(np.int32), ys.astype(dtype))):
         np.testing.assert_array_equal(measures.ring_counts(*typed), measures.ring_counts(*cells))
         np.testing.assert_array_equal(measures.box_counts(*typed)[1], measures.box_counts(*cells)[1])
+
+
+def test_mass_dimension_of_an_exact_power_law():
+    sizes = np.array([17, 33, 65, 129])
+    exact = [np.full(3, 2.5 * size ** 1.9) for size in sizes]  # every run the same: nothing to resample
+    dimension, error = measures.mass_dimension(sizes, exact)
+    assert dimension == pytest.approx(1.9, rel=1e-12) and error == pytest.approx(0, abs=1e-12)
+    spread = [np.array([0.9, 1.1]) * m[0] for m in exact]  # means still on the law; resamples off it
+    dimension, error = measures.mass_dimension(sizes, spread, seed=1)
+    assert dimension == pytest.approx(1.9, rel=1e-12) and 0 < error < 0.1
+    assert np.isnan(measures.mass_dimension(sizes, [m[:1] for m in exact])[1])  # single runs
