@@ -43,18 +43,21 @@ def output_path(args: argparse.Namespace) -> Path:
     return Path(args.output) if args.output else Path(args.file).with_suffix(".h5")
 
 
-def checked_output(args: argparse.Namespace) -> Path:
-    """Return the file the sweep's snapshots go to (see :func:`perc_mpi.store.snapshot_target`),
-    refusing to clobber an existing file unless ``--force`` or ``--resume``, or the sweep
-    file ever."""
+def locked_output(args: argparse.Namespace) -> tuple[Path, IO]:
+    """Return the file the sweep's snapshots go to (see :func:`perc_mpi.store.snapshot_target`)
+    and its lock (:func:`perc_mpi.store.lock_output`), refusing to clobber an existing
+    file unless ``--force`` or ``--resume``, or the sweep file ever."""
     path = output_path(args)
     target = snapshot_target(path)  # first: what no option can mend (a directory, no such directory)
     if path.exists() and os.path.samefile(path, args.file):
         raise ParameterError(str(path), None, "output is the sweep file itself; give another with -o")
+    lock = lock_output(target)  # before reading the file: a session still writing it refuses this one
+    # Under the lock: a session on the same new output that ended a moment ago wrote it.
     if path.exists() and not (args.force or args.resume):
+        unlock_output(lock)
         raise ParameterError(str(path), None, "output exists; use --resume to continue it, --force to "
                              "overwrite it or -o to choose another")
-    return target
+    return target, lock
 
 
 @dataclass
@@ -110,8 +113,7 @@ def prepare(args: argparse.Namespace, data: dict, text: str, n_ranks: int, ranks
     sweep = parse_sweep(data, text, args.file, memory, ranks_per_node)
     if args.dry_run:  # writes nothing, locks nothing
         return _start(args, data, sweep, output_path(args), None, n_ranks)
-    path = checked_output(args)
-    lock = lock_output(path)  # before reading the file: a session still writing it refuses this one
+    path, lock = locked_output(args)
     try:
         return _start(args, data, sweep, path, lock, n_ranks)
     except BaseException:

@@ -355,6 +355,31 @@ def test_a_second_session_on_the_same_output_is_refused(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep.h5", "sweep.json"]  # no lock file left
 
 
+def test_an_output_written_while_waiting_for_its_lock_is_not_overwritten(tmp_path, monkeypatch):
+    """Two sessions (or merges) on the same new output: the second checks for it under
+    the lock, so the first one's file is refused, not replaced."""
+    import argparse
+
+    from perc_mpi import merge, session, store
+    from perc_mpi.parameters import ParameterError
+
+    def lock_after_the_other_wrote(target):  # the other one ends just as this one waits for the lock
+        target.write_bytes(b"the other session's file")
+        return store.lock_output(target)
+
+    sweep_file = write_sweep(tmp_path)
+    args = argparse.Namespace(file=str(sweep_file), output=None, force=False, resume=False)
+    monkeypatch.setattr(session, "lock_output", lock_after_the_other_wrote)
+    with pytest.raises(ParameterError, match="output exists"):
+        session.locked_output(args)
+    (tmp_path / "sweep.h5").unlink()
+    monkeypatch.setattr(merge, "lock_output", lock_after_the_other_wrote)
+    with pytest.raises(ParameterError, match="output exists"):
+        merge.merge(tmp_path / "sweep.h5", [tmp_path / "part.h5"])
+    assert (tmp_path / "sweep.h5").read_bytes() == b"the other session's file"
+    assert not (tmp_path / "sweep.h5.lock").exists()
+
+
 def test_the_lock_is_taken_on_the_lock_file_that_is_there(tmp_path, monkeypatch):
     from perc_mpi import store
 
