@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import importlib
 import math
 import os
 import sys
@@ -86,7 +87,8 @@ def run_single(args: argparse.Namespace, data: dict) -> int:
     return config.EXIT_OK
 
 
-SUBCOMMANDS = ("merge", "report", "validate")
+# Each subcommand and the module whose main() runs it (imported only when asked for).
+SUBCOMMANDS = {"merge": "merge", "report": "plots", "validate": "validate"}
 
 
 def subcommand_typo(word: str) -> str | None:
@@ -101,18 +103,12 @@ def subcommand_typo(word: str) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the process exit status."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["merge"]:
-        from . import merge
-
-        return merge.main(argv[1:])
-    if argv[:1] == ["report"]:
-        from . import plots
-
-        return plots.main(argv[1:])
-    if argv[:1] == ["validate"]:
-        from . import validate
-
-        return validate.main(argv[1:])
+    if argv and argv[0] in SUBCOMMANDS:
+        # They need no MPI: under a launcher, rank 0 alone runs them (one output file, one
+        # report, each line once).
+        if launcher_rank() != 0:
+            return config.EXIT_OK
+        return importlib.import_module(f".{SUBCOMMANDS[argv[0]]}", __package__).main(argv[1:])
     if argv and (meant := subcommand_typo(argv[0])):  # before argparse: "merg OUT A B" has too many arguments
         return fail(f"{argv[0]}: no such file or subcommand; did you mean '{meant}'?")
     args = build_parser().parse_args(argv)
@@ -121,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and args.force:
         return fail("--resume and --force exclude each other")
     if args.ranks is not None and not 1 <= args.ranks <= config.MAX_JOBS:
-        return fail(f"--ranks: expected 1..{config.MAX_JOBS} (at most one rank per job), got {args.ranks}")
+        return fail(f"--ranks: expected 1..{config.MAX_JOBS}, got {args.ranks}")
     try:
         data, text = read_json(args.file)
     except ParameterError as exc:

@@ -248,6 +248,7 @@ class Inbox:
         except WriteError as exc:  # a full disk, a lost mount: no traceback, a bug it is not
             print(f"perc_mpi: error: {exc}. The file, if written before, is as its last complete write left "
                   "it; once the cause is fixed, --resume continues the sweep", file=sys.stderr, flush=True)
+            unlock_output(self.start.lock)  # (ending at once: no lock file left behind)
             end_every_rank(self.comm, config.EXIT_ERROR)
         self.last_snapshot, self.written = time.monotonic(), True
         took = self.last_snapshot - began
@@ -520,7 +521,11 @@ def finish(args: argparse.Namespace, inbox: Inbox, loop_seconds: float, clock: d
     in_scope = runs["status"][start.scope]  # this file's slice
     of_slice = (f" ({np.count_nonzero(in_scope == DONE)}/{len(in_scope)} of slice {start.slice_text})"
                 if start.slice_text else "")
-    print(f"perc_mpi: {done}/{len(runs)} jobs done{of_slice}, {failed} failed, results in {start.path}\n"
+    if not untouched:
+        place = f"results in {start.path}"
+    else:  # (a --force output too: stopped before any job finished, it stays as it was)
+        place = f"{start.path} left as it was" if start.path.exists() else f"{start.path} not written"
+    print(f"perc_mpi: {done}/{len(runs)} jobs done{of_slice}, {failed} failed, {place}\n"
           f"perc_mpi: timing: setup {setup:.2f} s, jobs {jobs:.2f} s, write {write:.2f} s; " +
           (f"driver overhead {1e6 * inbox.attrs['overhead_seconds_per_job']:.0f} us/job" if inbox.finished
            else "no jobs run") + f"; {plural(inbox.snapshot_count, 'snapshot')} written, {inbox.snapshot_total:.2f} s",

@@ -217,21 +217,23 @@ def ring_estimate(width: int, height: int) -> float:
 
 
 def _check_grid(source: str, width: int, height: int, engine: str, depth: int, budget: int | None,
-                sharing: int = 1, tables: float = 0.0, sums: float = 0.0) -> None:
+                sharing: int = 1, tables: float = 0.0, rank_zero: float = 0.0) -> None:
     """Refuse a grid that does not fit: one run of ``engine`` at ``depth`` on each of
     ``sharing`` ranks, each also keeping ``tables`` bytes of ring tables of other grid
-    shapes, and rank 0 ``sums`` bytes of summed profiles, against ``budget`` bytes."""
+    shapes, and rank 0 ``rank_zero`` bytes of records and summed profiles, against
+    ``budget`` bytes."""
     cells = width * height
     if cells > config.MAX_CELLS:
         raise ParameterError(
             source, "'width'/'height'", f"{width}x{height} has {cells} cells; at most {config.MAX_CELLS}"
         )
     needed = run_memory(width, height, depth, engine)
-    if budget is not None and (needed + tables) * sharing + sums > budget:
+    if budget is not None and (needed + tables) * sharing + rank_zero > budget:
         per_rank = f" to each of {sharing} ranks on this node" if sharing > 1 else ""
         model = "the continuous model" if depth == config.CONTINUOUS else f"the {engine} engine at depth {depth}"
         extra = f", {readable_size(tables)} more per rank for the other grid shapes' distance tables" if tables else ""
-        extra += f", {readable_size(sums)} more on rank 0 for the summed density profiles" if sums else ""
+        extra += f", {readable_size(rank_zero)} more on rank 0 for the jobs' records and summed density profiles" \
+            if rank_zero else ""
         raise ParameterError(
             source,
             "'width'/'height'",
@@ -403,11 +405,13 @@ def largest_run(sweep: SweepParams) -> tuple[int, int, str, int]:
 
 
 def kept_memory(sweep: SweepParams) -> tuple[float, float]:
-    """Return ``(tables, sums)``: the bytes of the other grid shapes' ring tables each
-    rank keeps beside its run, and of the per-point summed profiles rank 0 keeps."""
+    """Return ``(tables, rank_zero)``: the bytes of the other grid shapes' ring tables each
+    rank keeps beside its run, and of what rank 0 keeps: the jobs' records and the
+    per-point summed profiles."""
     shapes = grid_shapes(sweep)
     others = sorted((w * h for w, h in shapes), reverse=True)[1:config.RING_TABLES_KEPT]
     per_shape = config.SUMS_BYTES_PER_RING_AND_POINT * len(sweep.axes["depth"]) * len(sweep.axes["engine"]) \
         + config.SUMS_BYTES_PER_RING_AND_SHAPE
+    jobs = len(shapes) * len(sweep.axes["depth"]) * len(sweep.axes["engine"]) * sweep.runs
     return (config.RING_TABLE_BYTES_PER_CELL * sum(others),
-            per_shape * sum(ring_estimate(w, h) for w, h in shapes))
+            per_shape * sum(ring_estimate(w, h) for w, h in shapes) + config.RANK0_BYTES_PER_JOB * jobs)

@@ -118,7 +118,8 @@ class SweepResults:
         else re-simulated from its recorded parameters and seed (exact: a run depends on
         nothing else).  ``job`` indexes ``runs`` (negative from the end)."""
         if not -len(self.runs) <= job < len(self.runs):
-            raise IndexError(f"job {job} is not in this file's jobs 0..{len(self.runs) - 1}")
+            raise IndexError(f"job {job} is not in this file's jobs 0..{len(self.runs) - 1} "
+                             f"(-{len(self.runs)}..-1 from the end)")
         job = range(len(self.runs))[job]
         record = self.runs[job]
         with h5py.File(self.path, "r") as f:

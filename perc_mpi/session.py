@@ -43,20 +43,36 @@ def output_path(args: argparse.Namespace) -> Path:
     return Path(args.output) if args.output else Path(args.file).with_suffix(".h5")
 
 
-def locked_output(args: argparse.Namespace) -> tuple[Path, IO]:
-    """Return the file the sweep's snapshots go to (see :func:`perc_mpi.store.snapshot_target`)
-    and its lock (:func:`perc_mpi.store.lock_output`), refusing to clobber an existing
-    file unless ``--force`` or ``--resume``, or the sweep file ever."""
+def checked_output(args: argparse.Namespace) -> Path:
+    """Return the file the sweep's snapshots go to (see :func:`perc_mpi.store.snapshot_target`),
+    never the sweep file itself; raise ParameterError if it cannot be one."""
     path = output_path(args)
     target = snapshot_target(path)  # first: what no option can mend (a directory, no such directory)
     if path.exists() and os.path.samefile(path, args.file):
         raise ParameterError(str(path), None, "output is the sweep file itself; give another with -o")
-    lock = lock_output(target)  # before reading the file: a session still writing it refuses this one
-    # Under the lock: a session on the same new output that ended a moment ago wrote it.
+    return target
+
+
+def refuse_to_clobber(args: argparse.Namespace) -> None:
+    """Raise ParameterError if the output exists and neither ``--force`` nor ``--resume``
+    was given."""
+    path = output_path(args)
     if path.exists() and not (args.force or args.resume):
-        unlock_output(lock)
         raise ParameterError(str(path), None, "output exists; use --resume to continue it, --force to "
                              "overwrite it or -o to choose another")
+
+
+def locked_output(args: argparse.Namespace) -> tuple[Path, IO]:
+    """Return :func:`checked_output` and its lock (:func:`perc_mpi.store.lock_output`),
+    refusing to clobber an existing file (:func:`refuse_to_clobber`)."""
+    target = checked_output(args)
+    lock = lock_output(target)  # before reading the file: a session still writing it refuses this one
+    try:
+        # Under the lock: a session on the same new output that ended a moment ago wrote it.
+        refuse_to_clobber(args)
+    except ParameterError:
+        unlock_output(lock)
+        raise
     return target, lock
 
 
@@ -111,7 +127,12 @@ def prepare(args: argparse.Namespace, data: dict, text: str, n_ranks: int, ranks
     # login node): it reports the largest run's memory instead of checking it here.
     memory = None if args.dry_run else available_memory()
     sweep = parse_sweep(data, text, args.file, memory, ranks_per_node)
-    if args.dry_run:  # writes nothing, locks nothing
+    if args.dry_run:  # writes nothing, locks nothing; says what would stop the sweep itself
+        try:
+            checked_output(args)
+            refuse_to_clobber(args)
+        except ParameterError as exc:
+            print(f"perc_mpi: note: without --dry-run the sweep would stop here: {exc}", file=sys.stderr)
         return _start(args, data, sweep, output_path(args), None, n_ranks)
     path, lock = locked_output(args)
     try:
@@ -211,11 +232,12 @@ def print_plan(start: Start, n_ranks: int) -> None:
     print(f"held back by rank 0 for ranks that run dry: {np.count_nonzero(start.ranks == RESERVE)} jobs")
     print(f"expected imbalance (max/mean work): {imbalance:.3f}")
     width, height, engine_name, depth = largest_run(plan.sweep)
-    tables, sums = kept_memory(plan.sweep)
+    tables, rank_zero = kept_memory(plan.sweep)
     print(f"memory (not checked against this node's by a dry run): about "
           f"{readable_size(run_memory(width, height, depth, engine_name) + tables)} per rank for the largest run "
           f"({width}x{height}, {depth_label(depth)}, {engine_name}) and the distance tables, "
-          f"{readable_size(sums)} more on rank 0 (the ranks on one node share its memory)")
+          f"{readable_size(rank_zero)} more on rank 0 for the jobs' records and summed profiles (the ranks on one "
+          "node share its memory)")
 
 
 def resume_command(args: argparse.Namespace, path: Path, size: int) -> str:

@@ -128,3 +128,21 @@ def test_a_job_feed_runs_its_share_then_the_chunks_it_asks_for(tmp_path):
         if taken == [0, 1, 2]:  # asked while taking its last job: the answer comes during that job
             assert comm.requests == 1 and comm.answer is not None
     assert taken == [0, 1, 2, 3, 4] and comm.requests == 2 and feed.queue.dry
+
+
+def test_a_stop_before_any_job_finished_names_no_results_file(tmp_path, capsys):
+    """Stopped after the start line, before the first snapshot and any finished job:
+    the outcome says the output was not written, not "results in" it."""
+    import signal
+    import time
+
+    start = session_start(tmp_path)
+    stop = StopRequest()
+    inbox = driver.Inbox(FirstProbeMisses(), start, {}, 30.0, Reserve(start.todo, 2), stop)
+    args = argparse.Namespace(file=start.path.with_suffix(".json").name, slice=None, checkpoint=30.0)
+    now = time.monotonic()
+    status = driver.finish(args, inbox, 0.0, {"start": now, "jobs": now, "reduced": now}, signal.SIGINT)
+    err = capsys.readouterr().err
+    assert status == driver.config.EXIT_INTERRUPTED and not start.path.exists()
+    assert f"0/6 jobs done, 0 failed, {start.path} not written" in err and "results in" not in err
+    assert "6 jobs left (nothing was written)" in err

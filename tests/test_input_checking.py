@@ -122,8 +122,13 @@ def test_memory_check_knows_dense_runs_need_more():
     # rank 0 the summed profiles of every point (~24 bytes per ring per point).
     with pytest.raises(ParameterError, match="more per rank for the other grid shapes' distance tables"):
         parse_sweep({**sparse, "size": list(range(9001, 10002, 100))}, "{}", "s.json", memory=memory)
-    with pytest.raises(ParameterError, match="more on rank 0 for the summed density profiles"):
+    with pytest.raises(ParameterError, match="more on rank 0 for the jobs' records and summed density profiles"):
         parse_sweep({**sparse, "depth": list(range(100, 131))}, "{}", "s.json", memory=memory)
+    # ... and every job's record (~300 bytes): 10 million jobs of tiny grids need 2.8 GiB
+    many = {"size": [11], "depth": list(range(1, 101)), "runs": 100_000, "seed": 1}
+    parse_sweep(many, "{}", "s.json", memory=2**32)
+    with pytest.raises(ParameterError, match=r"2\.8 GiB more on rank 0 for the jobs' records"):
+        parse_sweep(many, "{}", "s.json", memory=2**31)
 
 
 def test_memory_check_knows_the_original_engines_wide_grid_words():

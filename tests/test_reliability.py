@@ -421,7 +421,7 @@ def test_a_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path):
     assert proc.returncode == 1, proc.stderr
     assert "perc_mpi: error: cannot write" in proc.stderr and "File too large" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
-    assert not (tmp_path / "fs.h5.partial").exists()
+    assert not (tmp_path / "fs.h5.partial").exists() and not (tmp_path / "fs.h5.lock").exists()
     assert run_cli(path, "--resume", mpi=2).returncode == 0 and jobs_done(tmp_path / "fs.h5") == 120
     # merge (no MPI): the same line and status, not HDF5's crash at exit (status 139)
     parts = []
@@ -436,6 +436,7 @@ def test_a_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path):
                           capture_output=True, text=True, timeout=120, preexec_fn=limited)
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "File too large" in proc.stderr, proc.stderr
     assert not (tmp_path / "merged.h5.partial").exists() and not (tmp_path / "merged.h5").exists()
+    assert not (tmp_path / "merged.h5.lock").exists()
 
 
 @pytest.mark.parametrize("fails", [False, True])

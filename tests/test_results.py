@@ -271,6 +271,15 @@ def test_report_writes_the_csv_and_readable_pngs(sweep_file, tmp_path):
     assert csv.splitlines()[0].startswith("size,depth,count,dimension,density_x,density_k")
 
 
+def test_subcommands_under_mpirun_run_on_rank_0_alone(sweep_file, tmp_path):
+    proc = run_cli("merge", tmp_path / "merged.h5", sweep_file, mpi=2)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines() + proc.stdout.splitlines()
+    assert lines and len(lines) == len(set(lines))  # each line once
+    proc = run_cli("report", tmp_path / "merged.h5", "-o", tmp_path / "report", env={"PMI_RANK": "1"})
+    assert proc.returncode == 0 and not proc.stdout + proc.stderr and not (tmp_path / "report").exists()
+
+
 def test_report_on_a_missing_file(tmp_path):
     proc = run_cli("report", tmp_path / "nope.h5")
     assert proc.returncode == 2 and proc.stderr.endswith("not a readable perc_mpi sweep file: no such file\n")

@@ -103,7 +103,13 @@ def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, examples):
     assert proc.returncode == 0, proc.stderr
     assert "90 jobs, 9 parameter points, 4 ranks" in proc.stdout
     assert "expected imbalance" in proc.stdout
-    assert not (tmp_path / "x.h5").exists()
+    assert not (tmp_path / "x.h5").exists() and "note" not in proc.stderr
+    (tmp_path / "x.h5").write_bytes(b"an earlier sweep")  # the plan, and what would stop the sweep
+    proc = run_cli(examples / "sweep.json", "--dry-run", "-o", tmp_path / "x.h5")
+    assert proc.returncode == 0 and "90 jobs" in proc.stdout
+    assert "note: without --dry-run the sweep would stop here" in proc.stderr and "output exists" in proc.stderr
+    proc = run_cli(examples / "sweep.json", "--dry-run", "-o", tmp_path / "none" / "x.h5")
+    assert proc.returncode == 0 and "output directory does not exist" in proc.stderr
 
 
 def test_dry_run_plans_for_nodes_other_than_this_one(tmp_path):
