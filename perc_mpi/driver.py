@@ -521,9 +521,9 @@ def finish(args: argparse.Namespace, inbox: Inbox, loop_seconds: float, clock: d
     in_scope = runs["status"][start.scope]  # this file's slice
     of_slice = (f" ({np.count_nonzero(in_scope == DONE)}/{len(in_scope)} of slice {start.slice_text})"
                 if start.slice_text else "")
-    if not untouched:
+    if inbox.written or not untouched:  # (the first snapshot is written before any job runs)
         place = f"results in {start.path}"
-    else:  # (a --force output too: stopped before any job finished, it stays as it was)
+    else:  # (a --force output too: stopped before this session wrote it, it stays as it was)
         place = f"{start.path} left as it was" if start.path.exists() else f"{start.path} not written"
     print(f"perc_mpi: {done}/{len(runs)} jobs done{of_slice}, {failed} failed, {place}\n"
           f"perc_mpi: timing: setup {setup:.2f} s, jobs {jobs:.2f} s, write {write:.2f} s; " +

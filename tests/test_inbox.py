@@ -130,9 +130,9 @@ def test_a_job_feed_runs_its_share_then_the_chunks_it_asks_for(tmp_path):
     assert taken == [0, 1, 2, 3, 4] and comm.requests == 2 and feed.queue.dry
 
 
-def test_a_stop_before_any_job_finished_names_no_results_file(tmp_path, capsys):
-    """Stopped after the start line, before the first snapshot and any finished job:
-    the outcome says the output was not written, not "results in" it."""
+def test_a_stop_before_any_job_finished_says_whether_the_file_was_written(tmp_path, capsys):
+    """Stopped after the start line, before any job finished: before the first snapshot
+    the output was not written (no "results in" it); after it, it was."""
     import signal
     import time
 
@@ -146,3 +146,7 @@ def test_a_stop_before_any_job_finished_names_no_results_file(tmp_path, capsys):
     assert status == driver.config.EXIT_INTERRUPTED and not start.path.exists()
     assert f"0/6 jobs done, 0 failed, {start.path} not written" in err and "results in" not in err
     assert "6 jobs left (nothing was written)" in err
+    inbox.snapshot()  # stopped after the first snapshot: the file is this session's
+    driver.finish(args, inbox, 0.0, {"start": now, "jobs": now, "reduced": now}, signal.SIGINT)
+    err = capsys.readouterr().err
+    assert f"0/6 jobs done, 0 failed, results in {start.path}" in err and "nothing was written" not in err
