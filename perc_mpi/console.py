@@ -35,6 +35,16 @@ def launcher_rank() -> int:
     return 0
 
 
+def launcher_size() -> int:
+    """Return how many processes the launcher started for this MPI world, as its
+    environment tells (1 if none does): Hydra's or Open MPI's world size, else srun's
+    task count (srun sets no world size when its MPI plugin is not the one MPI speaks)."""
+    for name in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "SLURM_STEP_NUM_TASKS"):
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return 1
+
+
 def fail(message: str) -> int:
     """Print one error line on stderr (rank 0 only) and return the bad-input exit status."""
     if launcher_rank() == 0:

@@ -33,7 +33,7 @@ from mpi4py import MPI
 
 from . import __version__, config, report
 from .aggregate import RingSums, sorted_rows, summarize
-from .console import command_line
+from .console import command_line, fail, launcher_size
 from .jobs import run_job
 from .parameters import ParameterError
 from .plan import RESERVE, JobQueue, Reserve, balance, job_cost, shares
@@ -555,6 +555,12 @@ def main(args: argparse.Namespace, data: dict, text: str, stop: StopRequest) -> 
     """Run a sweep under MPI (``COMM_WORLD``) with the installed ``stop``; return the exit
     status."""
     comm = MPI.COMM_WORLD
+    if comm.size == 1 and (started := launcher_size()) > 1:
+        # Each process its own one-rank sweep: they would fight over the output file.
+        return fail(f"the launcher started {started} processes but MPI sees each alone (a world of one "
+                    "rank): the launcher does not speak this MPI's start-up protocol -- under srun give "
+                    "--mpi=pmix or pmi2 as your MPI was built (jobs/*.sbatch: PERC_SRUN_MPI), or use the "
+                    "mpirun of the MPI that mpi4py was built with")
     stop.at_once = partial(abort_at_once, comm)
     try:
         return run_sweep(comm, args, data, text, stop)

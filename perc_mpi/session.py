@@ -241,12 +241,13 @@ def print_plan(start: Start, n_ranks: int) -> None:
 
 
 def resume_command(args: argparse.Namespace, path: Path, size: int) -> str:
-    """Return the command that continues this sweep: with the ``mpirun`` beside this
+    """Return the command that continues this sweep: in a SLURM job, with ``srun`` (the
+    batch scripts of jobs/ resume by themselves); else with the ``mpirun`` beside this
     Python if there is one (the ``mpich`` extra's, in the README's set-up), else the one
     on the PATH."""
     beside = Path(sys.executable).parent / "mpirun"
-    words = [str(beside) if beside.exists() else "mpirun", "-n", str(size), sys.executable, "-m", "perc_mpi",
-             args.file, "--resume", "-o", str(path)]
+    launcher = "srun" if "SLURM_JOB_ID" in os.environ else str(beside) if beside.exists() else "mpirun"
+    words = [launcher, "-n", str(size), sys.executable, "-m", "perc_mpi", args.file, "--resume", "-o", str(path)]
     if args.slice:
         words += ["--slice", args.slice]
     if args.checkpoint != config.CHECKPOINT_SECONDS:

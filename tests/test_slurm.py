@@ -126,7 +126,7 @@ def test_scancel_stops_the_sweep_for_good_and_keeps_its_file(slurm, tmp_path):
 def test_array_and_merge_equal_a_single_job(slurm, tmp_path):
     spec = {"size": [31, 61], "depth": [2, 10], "runs": 6, "seed": 2024}
     (tmp_path / "sweep.json").write_text(json.dumps(spec))
-    env = slurm  # srun --mpi=pmi2, the default launcher
+    env = {**slurm, "PERC_SRUN_MPI": "pmi2"}  # srun, the default launcher, with the plugin MPICH speaks
     array = sbatch(env, tmp_path, "--array=0-2", "--ntasks=1", ROOT / "jobs" / "array.sbatch", "sweep.json", "parts")
     merge = sbatch(env, tmp_path, f"--dependency=afterany:{array}", ROOT / "jobs" / "merge.sbatch", "merged.h5",
                    "parts")
@@ -143,6 +143,17 @@ def test_array_and_merge_equal_a_single_job(slurm, tmp_path):
     log = (tmp_path / f"perc_mpi-merge-{merge}.log").read_text()
     assert log.startswith("size,depth,count,dimension,density_x,density_k")
 
+
+
+def test_a_launch_that_mpi_does_not_join_stops_with_one_message(slurm, tmp_path):
+    """srun with an MPI plugin that is not the MPI's (here: none, this cluster's default):
+    each task is a world of one rank.  They must not each run the sweep."""
+    (tmp_path / "sweep.json").write_text(json.dumps({"size": [31], "depth": [2], "runs": 4, "seed": 1}))
+    job = sbatch(slurm, tmp_path, "--ntasks=2", ROOT / "jobs" / "sweep.sbatch", "sweep.json")
+    wait_gone(job, 120)
+    log = (tmp_path / f"perc_mpi-{job}.log").read_text()
+    assert log.count("MPI sees each alone") == 1 and "finished with status 2" in log, log
+    assert not (tmp_path / "sweep.h5").exists()
 
 
 def test_a_segment_that_finishes_no_job_is_not_requeued(slurm, tmp_path):

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -152,6 +153,33 @@ BAD_SWEEPS = [
     ({"size": [9], "width": [9], "depth": [2], "runs": 2}, "not both"),
     ({"size": [9], "depth": [2], "runs": 2, "engine": "turbo"}, "'engine'"),
 ]
+
+
+def test_processes_that_mpi_sees_alone_are_refused(tmp_path):
+    """srun with an MPI plugin the MPI does not speak starts N one-rank worlds: N sweeps
+    of the same output.  Each is refused, the error printed once."""
+    path = write_sweep(tmp_path, size=[9], depth=[2], runs=2, seed=1)
+    for task, says in (("0", True), ("1", False)):
+        proc = run_cli(path, env={"SLURM_STEP_NUM_TASKS": "2", "SLURM_PROCID": task})
+        assert proc.returncode == 2 and ("MPI sees each alone" in proc.stderr) == says, proc.stderr
+        assert proc.stderr.count("\n") == says
+    assert not list(tmp_path.glob("*.h5*"))
+
+
+def test_the_resume_command_uses_the_launcher_at_hand(tmp_path, monkeypatch):
+    import argparse
+    import shlex
+    import sys
+
+    from perc_mpi import session
+
+    args = argparse.Namespace(file="sweep.json", slice=None, checkpoint=30.0)
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    words = shlex.split(session.resume_command(args, tmp_path / "out put.h5", 4))
+    assert words[0] == str(Path(sys.executable).parent / "mpirun") and words[1:3] == ["-n", "4"]
+    assert words[-3:] == ["--resume", "-o", str(tmp_path / "out put.h5")]
+    monkeypatch.setenv("SLURM_JOB_ID", "42")  # in a batch job: srun, whatever the MPI
+    assert session.resume_command(args, tmp_path / "o.h5", 4).split()[:3] == ["srun", "-n", "4"]
 
 
 @pytest.mark.parametrize("spec, message", BAD_SWEEPS)
