@@ -8,6 +8,7 @@ import argparse
 import os
 import shlex
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 from . import config
@@ -35,10 +36,32 @@ def launcher_rank() -> int:
     return 0
 
 
+# The processes that launchers start an MPI program's processes from (Linux names, at
+# most 15 characters), and the launcher that a user types to start them.
+LAUNCHER_DAEMONS = {"slurmstepd": "srun", "hydra_pmi_proxy": "mpirun", "prted": "mpirun", "orted": "mpirun",
+                    "prterun": "mpirun", "mpirun": "mpirun", "mpiexec": "mpirun", "mpiexec.hydra": "mpirun"}
+
+
+def launcher() -> str | None:
+    """Return the launcher that started this process itself -- ``"srun"`` or ``"mpirun"``,
+    from its parent process's name -- or None (started from a shell, a script, Python...).
+
+    Why the parent: a shell in an ``srun -n 4 --pty bash`` step has the step's variables
+    too, and what is typed there runs alone on purpose."""
+    try:
+        parent = Path(f"/proc/{os.getppid()}/comm").read_text().strip()
+    except OSError:  # not Linux: no launcher known
+        return None
+    return LAUNCHER_DAEMONS.get(parent)
+
+
 def launcher_size() -> int:
-    """Return how many processes the launcher started for this MPI world, as its
-    environment tells (1 if none does): Hydra's or Open MPI's world size, else srun's
-    task count (srun sets no world size when its MPI plugin is not the one MPI speaks)."""
+    """Return how many processes the launcher that started this one itself
+    (:func:`launcher`) started for its MPI world (1 if none did): Hydra's or Open MPI's
+    world size, else srun's task count (srun sets no world size when its MPI plugin is not
+    the one MPI speaks)."""
+    if launcher() is None:
+        return 1
     for name in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "SLURM_STEP_NUM_TASKS"):
         if os.environ.get(name, "").isdigit():
             return int(os.environ[name])

@@ -18,7 +18,7 @@ import numba
 import numpy as np
 
 from . import config, engine, measures
-from .console import reason
+from .console import launcher, reason
 from .parameters import (
     ParameterError,
     RunParams,
@@ -241,13 +241,17 @@ def print_plan(start: Start, n_ranks: int) -> None:
 
 
 def resume_command(args: argparse.Namespace, path: Path, size: int) -> str:
-    """Return the command that continues this sweep: in a SLURM job, with ``srun`` (the
-    batch scripts of jobs/ resume by themselves); else with the ``mpirun`` beside this
-    Python if there is one (the ``mpich`` extra's, in the README's set-up), else the one
-    on the PATH."""
-    beside = Path(sys.executable).parent / "mpirun"
-    launcher = "srun" if "SLURM_JOB_ID" in os.environ else str(beside) if beside.exists() else "mpirun"
-    words = [launcher, "-n", str(size), sys.executable, "-m", "perc_mpi", args.file, "--resume", "-o", str(path)]
+    """Return the command that continues this sweep: with ``srun`` if srun started it
+    (with its MPI plugin; the batch scripts of jobs/ resume by themselves), else with the
+    ``mpirun`` beside this Python if there is one (the ``mpich`` extra's, in the README's
+    set-up), else the one on the PATH."""
+    if launcher() == "srun":
+        plugin = os.environ.get("SLURM_MPI_TYPE", "none")
+        words = ["srun"] + ([f"--mpi={plugin}"] if plugin != "none" else [])
+    else:
+        beside = Path(sys.executable).parent / "mpirun"
+        words = [str(beside) if beside.exists() else "mpirun"]
+    words += ["-n", str(size), sys.executable, "-m", "perc_mpi", args.file, "--resume", "-o", str(path)]
     if args.slice:
         words += ["--slice", args.slice]
     if args.checkpoint != config.CHECKPOINT_SECONDS:

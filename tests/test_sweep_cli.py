@@ -1,7 +1,11 @@
 """The sweep from the command line, under mpirun, as a user runs it."""
 
 import json
+import os
+import shlex
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -157,29 +161,36 @@ BAD_SWEEPS = [
 
 def test_processes_that_mpi_sees_alone_are_refused(tmp_path):
     """srun with an MPI plugin the MPI does not speak starts N one-rank worlds: N sweeps
-    of the same output.  Each is refused, the error printed once."""
+    of the same output.  Each is refused, the error printed once.  What is typed in a
+    shell of such a step (srun -n 2 --pty bash) runs alone on purpose: it runs."""
     path = write_sweep(tmp_path, size=[9], depth=[2], runs=2, seed=1)
+    step = {"SLURM_STEP_NUM_TASKS": "2", "PMI_SIZE": "", "OMPI_COMM_WORLD_SIZE": ""}
+    slurmstepd = tmp_path / "slurmstepd"  # a parent process of srun's daemon's name
+    slurmstepd.symlink_to(shutil.which("bash"))
     for task, says in (("0", True), ("1", False)):
-        proc = run_cli(path, env={"SLURM_STEP_NUM_TASKS": "2", "SLURM_PROCID": task})
+        command = f"{shlex.quote(sys.executable)} -m perc_mpi {shlex.quote(str(path))}; exit $?"
+        proc = subprocess.run([str(slurmstepd), "-c", command], capture_output=True, text=True, timeout=120,
+                              env={**os.environ, **step, "SLURM_PROCID": task})
         assert proc.returncode == 2 and ("MPI sees each alone" in proc.stderr) == says, proc.stderr
         assert proc.stderr.count("\n") == says
     assert not list(tmp_path.glob("*.h5*"))
+    proc = run_cli(path, env={**step, "SLURM_PROCID": "0"})  # from a shell, not from srun
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_the_resume_command_uses_the_launcher_at_hand(tmp_path, monkeypatch):
     import argparse
-    import shlex
-    import sys
 
     from perc_mpi import session
 
     args = argparse.Namespace(file="sweep.json", slice=None, checkpoint=30.0)
-    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    monkeypatch.setattr(session, "launcher", lambda: None)  # from a shell, or mpirun
     words = shlex.split(session.resume_command(args, tmp_path / "out put.h5", 4))
     assert words[0] == str(Path(sys.executable).parent / "mpirun") and words[1:3] == ["-n", "4"]
     assert words[-3:] == ["--resume", "-o", str(tmp_path / "out put.h5")]
-    monkeypatch.setenv("SLURM_JOB_ID", "42")  # in a batch job: srun, whatever the MPI
-    assert session.resume_command(args, tmp_path / "o.h5", 4).split()[:3] == ["srun", "-n", "4"]
+    monkeypatch.setattr(session, "launcher", lambda: "srun")  # srun, with the plugin it used
+    monkeypatch.setenv("SLURM_MPI_TYPE", "pmi2")
+    assert session.resume_command(args, tmp_path / "o.h5", 4).split()[:4] == ["srun", "--mpi=pmi2", "-n", "4"]
 
 
 @pytest.mark.parametrize("spec, message", BAD_SWEEPS)
