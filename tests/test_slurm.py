@@ -3,6 +3,7 @@ tests/slurm/start-slurm.sh installs and starts; skipped only where it cannot).""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -152,7 +153,9 @@ def test_a_launch_that_mpi_does_not_join_stops_with_one_message(slurm, tmp_path)
     job = sbatch(slurm, tmp_path, "--ntasks=2", ROOT / "jobs" / "sweep.sbatch", "sweep.json")
     wait_gone(job, 120)
     log = (tmp_path / f"perc_mpi-{job}.log").read_text()
-    assert log.count("MPI sees each alone") == 1 and "finished with status 2" in log, log
+    # 2, or 143 when --kill-on-bad-exit ends task 0 after task 1's exit (a race)
+    assert log.count("MPI sees each alone") == 1, log
+    assert re.search(r"finished with status (2|143),", log), log
     assert not (tmp_path / "sweep.h5").exists()
 
 
