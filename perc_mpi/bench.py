@@ -201,8 +201,8 @@ def scaling(sweep: Path, rank_counts: list[int], reps: int) -> tuple[dict[int, d
 
 
 def scaling_table(sides: list[int], runs: int, rank_counts: list[int], reps: int) -> np.ndarray:
-    """Print the strong-scaling table of a compute-heavy sweep (sizes ``sides`` x depth
-    2, 100 x ``runs`` runs a point) and return the first rank count's timed jobs."""
+    """Print the strong-scaling table of a compute-heavy sweep (sizes ``sides`` x depths
+    2 and 100, ``runs`` runs a point) and return the first rank count's timed jobs."""
     with tempfile.TemporaryDirectory() as tmp:
         heavy, tiny = Path(tmp) / "heavy.json", Path(tmp) / "tiny.json"
         heavy.write_text(json.dumps({"size": sides, "depth": [2, 100], "runs": runs, "seed": 1}))
@@ -212,7 +212,7 @@ def scaling_table(sides: list[int], runs: int, rank_counts: list[int], reps: int
         sweep_once(tiny, 1, f"{tmp}/tiny.h5")
         rows, timed = scaling(heavy, rank_counts, reps)
     base = rank_counts[0]
-    print(f"\n| strong scaling, sizes {sides} x depth 2, 100 x {runs} runs ({len(sides) * 2 * runs} jobs), "
+    print(f"\n| strong scaling, sizes {sides} x depths [2, 100], {runs} runs a point ({len(sides) * 2 * runs} jobs), "
           f"median of {plural(reps, 'ladder')} | wall | speed-up, efficiency | jobs phase | speed-up, efficiency "
           f"| job seconds vs -n {base} | ranks idle: before first job / between jobs / after last "
           f"| then rank 0 collecting |")

@@ -199,3 +199,15 @@ def test_the_scripts_read_the_progress_of_a_file_locked_by_another_process(tmp_p
         out = subprocess.run(["bash", "-c", f"{function}\njobs_done"], capture_output=True, text=True,
                              env={**env, "PYTHON": sys.executable, variable: str(tmp_path / "sweep.h5")})
     assert out.stdout.strip() == "3", out
+
+
+def test_the_scripts_run_the_venv_of_the_submit_directory_by_default(tmp_path):
+    """The README's set-up makes .venv in the checkout; a job submitted from there runs
+    its Python without PERC_PYTHON (the system's python3 has no perc_mpi)."""
+    if not (ROOT / ".venv" / "bin" / "python").exists():
+        pytest.skip("no .venv in the checkout (the README's set-up makes one)")
+    (tmp_path / "part-0.h5").write_text("not a part")
+    env = {k: v for k, v in os.environ.items() if k != "PERC_PYTHON"}
+    proc = subprocess.run(["bash", str(ROOT / "jobs" / "merge.sbatch"), "out.h5", str(tmp_path)], cwd=tmp_path,
+                          env={**env, "SLURM_SUBMIT_DIR": str(ROOT)}, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "perc_mpi: error:" in proc.stderr and "not an HDF5 file" in proc.stderr, proc.stderr
