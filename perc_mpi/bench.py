@@ -56,41 +56,43 @@ KERNEL_CASES = [(name, depth, timed) for name, timed in
                 for depth in (2, 100)] + [("continuous", "continuous", "kernel")]
 
 
-C_RUNS_A_CALL = 3
-
-
-def _ns_per_cell(size: int, depth: int | str, timed: str, name: str, seed: int, c_path: str | None) -> float:
-    """Return one run's time per filled cell (ns): the kernel (``run_kernel``: values,
-    invasion, its zeroed state), the whole ``engine.run``, or the C stick."""
+def _timed_run(size: int, depth: int | str, timed: str, name: str, seed: int,
+               c_path: str | None) -> tuple[float, int]:
+    """Return ``(seconds, filled cells)`` of one run: the kernel (``run_kernel``: values,
+    invasion, its zeroed state), the whole ``engine.run``, or the C stick (its arrays
+    touched before its clock starts, as the engine's buffers are reused)."""
     if timed == "C":
-        # Three clusters a call, a different three for each seed: one process's first
-        # touch of its arrays is shared by three runs, as the engine's buffers are reused.
-        out = subprocess.run([c_path, str(size), str(depth), str(C_RUNS_A_CALL), str(C_RUNS_A_CALL * seed)],
-                             capture_output=True, text=True, check=True)
-        return float(out.stdout.split()[1])
+        out = subprocess.run([c_path, str(size), str(depth), "1", str(seed)], capture_output=True, text=True,
+                             check=True).stdout.split()
+        return float(out[1]) * float(out[3]) * 1e-9, int(float(out[3]))
     engine = "original" if name == "original" else "fast"
     params = RunParams(size, size, config.CONTINUOUS if depth == "continuous" else depth, seed, engine)
     call = run if timed == "run" else run_kernel
     start = time.perf_counter()
     result = call(params)
     elapsed = time.perf_counter() - start
-    return 1e9 * elapsed / (result.n_filled if timed == "run" else result[0])
+    return elapsed, (result.n_filled if timed == "run" else result[0])
 
 
 def kernel_table(size: int, reps: int, c_path: str | None) -> dict[tuple[str, int | str], float]:
-    """Return the median ns per filled cell of every kernel case, keyed (name, depth).
+    """Return the ns per filled cell of every kernel case, keyed (name, depth): the total
+    time of ``reps`` runs (seeds 0 .. reps - 1) over their total filled cells.
 
-    The cases are timed interleaved, seed by seed, so that this shared machine's slow
-    and fast spells hit every case alike and the ratios stay meaningful."""
+    Pooled, not a median of per-run figures: a run costs a fixed part (the C stick and the
+    original engine draw the whole grid) plus a part per filled cell, and clusters differ
+    several-fold in size from seed to seed (and from engine to engine: each has its own
+    random stream), so per-run ns/cell follow the cluster sizes drawn.  The cases are timed
+    interleaved, seed by seed, so that this shared machine's slow and fast spells hit
+    every case alike."""
     cases = [case for case in KERNEL_CASES if c_path or case[2] != "C"]
     for name, depth, timed in cases:  # compile or load outside the timing
         if timed != "C":
-            _ns_per_cell(5, depth, timed, name, 0, c_path)
-    times: dict[tuple[str, int | str], list[float]] = {(name, depth): [] for name, depth, _ in cases}
+            _timed_run(5, depth, timed, name, 0, c_path)
+    totals = {(name, depth): np.zeros(2) for name, depth, _ in cases}
     for seed in range(reps):
         for name, depth, timed in cases:
-            times[name, depth].append(_ns_per_cell(size, depth, timed, name, seed, c_path))
-    return {key: float(np.median(values)) for key, values in times.items()}
+            totals[name, depth] += _timed_run(size, depth, timed, name, seed, c_path)
+    return {key: float(1e9 * seconds / cells) for key, (seconds, cells) in totals.items()}
 
 
 def measure_share(size: int, depth: int, reps: int) -> tuple[float, float]:
@@ -109,17 +111,30 @@ def measure_share(size: int, depth: int, reps: int) -> tuple[float, float]:
     return float(np.median(runs)), float(np.median(costs))
 
 
-def peak_rss_mib(size: int, depth: int) -> float:
+RSS_SEEDS = 5
+
+
+def peak_rss_mib(size: int, depth: int, seed: int) -> tuple[float, float]:
     """Return the peak RSS (MiB: ru_maxrss is in KiB) of a fresh process running one fast
-    run and its measures."""
+    run and its measures, and the share of the grid the run filled."""
     code = (
         "import perc_mpi, resource\nfrom perc_mpi import measures as m\n"
-        f"r = perc_mpi.invade({size}, {size}, {depth}, 1)\n"
+        f"r = perc_mpi.invade({size}, {size}, {depth}, {seed})\n"
         "m.box_dimension(*r.measure_args); m.ring_counts(*r.measure_args)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        f"print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, r.n_filled / {size * size})\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return int(out.stdout.strip()) / 1024
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    return int(out[0]) / 1024, float(out[1])
+
+
+def peak_rss_row(size: int, depth: int, seeds: int) -> str:
+    """Return the peak-RSS table row: the largest over ``seeds`` runs (seeds 1 ..), with
+    its run's filled share, and the range (the peak follows the cluster's size)."""
+    peaks = [peak_rss_mib(size, depth, seed) for seed in range(1, seeds + 1)]
+    top, share = max(peaks)
+    low = min(peak for peak, _ in peaks)
+    return (f"| peak RSS, one {size}x{size} depth {depth} run + measures, largest of {seeds} seeds | "
+            f"{top:.0f} MiB ({share:.1%} filled; {low:.0f}-{top:.0f} MiB) |")
 
 
 def sweep_once(sweep: Path, ranks: int, out: str) -> tuple[float, float, str]:
@@ -392,7 +407,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     print()
 
-    print(f"| kernel, {size}x{size} (ns per filled cell, median of {reps}) | depth 2 | depth 100 |")
+    print(f"| kernel, {size}x{size} (ns per filled cell: total time / total cells of {reps} runs) "
+          "| depth 2 | depth 100 |")
     print("|---|---|---|")
     ns = kernel_table(size, reps, args.c_reference)
     for name in dict.fromkeys(name for name, depth in ns if depth != "continuous"):
@@ -409,7 +425,7 @@ def main(argv: list[str] | None = None) -> None:
         run_s, measure_s = measure_share(size, depth, reps)
         print(f"| measures / run, {size}x{size} depth {depth} | {measure_s / run_s:.1%} "
               f"({1e3 * measure_s:.1f} ms / {1e3 * run_s:.1f} ms) |")
-    print(f"| peak RSS, one {big}x{big} depth 100 run + measures | {peak_rss_mib(big, 100):.0f} MiB |")
+    print(peak_rss_row(big, 100, 1 if args.quick else RSS_SEEDS))
     cold, warm = jit_start(max(reps, 2))
     print(f"| process start + first runs, empty numba cache (one start) / filled (median of {max(reps, 2)}) | "
           f"{cold:.2f} s / {warm:.2f} s |")

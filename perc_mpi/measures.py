@@ -31,6 +31,8 @@ from . import config
 # grid but far more on a thin one (200001 x 3: 1e10 for 2e5 offsets); beyond this many per
 # offset, the table is built by sorting the offsets' squared distances instead.
 DENSE_SPAN_PER_OFFSET = 8
+# Offsets counted per block from a mask (see ring_counts): 2^22, one block up to 4001 x 4001.
+MASK_BLOCK_OFFSETS = 1 << 22
 
 
 @lru_cache(maxsize=config.RING_TABLES_KEPT)
@@ -105,7 +107,18 @@ def ring_counts(width: int, height: int, fill_x: np.ndarray, fill_y: np.ndarray,
     r2, _, ring_of = ring_table(width, height)
     if mask is not None:
         folded = _fold_quadrants(mask)
-        return np.bincount(ring_of.ravel(), weights=folded.ravel(), minlength=len(r2)).astype(np.int64)
+        # A block of rows at a time: bincount takes its indices as intp and its weights as
+        # float64, 16 bytes an offset (a 10001 x 10001 grid at once: +400 MB of peak).
+        rows = max(1, MASK_BLOCK_OFFSETS // ring_of.shape[1])
+        counts = None
+        for top in range(0, len(ring_of), rows):
+            block = np.bincount(ring_of[top:top + rows].ravel(), weights=folded[top:top + rows].ravel(),
+                                minlength=len(r2))
+            if counts is None:
+                counts = block
+            else:
+                counts += block  # whole numbers: exact in float64 (a mixed-dtype add: 3x slower)
+        return counts.astype(np.int64)
     # Flat index into ring_of, in place (each temporary costs a pass and page faults).
     fill_x, fill_y = _signed_wide(fill_x), _signed_wide(fill_y)
     offset = fill_x - width // 2

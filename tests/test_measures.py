@@ -124,3 +124,15 @@ def test_mass_dimension_of_an_exact_power_law():
     dimension, error = measures.mass_dimension(sizes, spread, seed=1)
     assert dimension == pytest.approx(1.9, rel=1e-12) and 0 < error < 0.1
     assert np.isnan(measures.mass_dimension(sizes, [m[:1] for m in exact])[1])  # single runs
+
+
+def test_ring_counts_from_a_mask_are_the_same_block_by_block(monkeypatch):
+    """Large grids count their rings from the mask a block of offsets at a time (bounded
+    memory): the blocks' sum is the one-pass count."""
+    result = perc_mpi.invade(61, 45, 2, seed=3)
+    whole = measures.ring_counts(61, 45, result.fill_x, result.fill_y, result.filled)
+    monkeypatch.setattr(measures, "MASK_BLOCK_OFFSETS", 50)  # 2 rows of the 31 x 23 offsets a block
+    blocks = measures.ring_counts(61, 45, result.fill_x, result.fill_y, result.filled)
+    assert blocks.dtype == np.int64 and whole.sum() == result.n_filled
+    np.testing.assert_array_equal(blocks, whole)
+    np.testing.assert_array_equal(blocks, measures.ring_counts(61, 45, result.fill_x, result.fill_y))
