@@ -1,6 +1,7 @@
 """Run the pytest-mpi tests in tests/mpi under mpirun with 2 and 4 ranks, and check
 that an uncaught exception on one rank ends the whole job instead of hanging it."""
 
+import os
 import subprocess
 import sys
 import time
@@ -10,11 +11,14 @@ from conftest import BIN, ROOT
 
 
 @pytest.mark.parametrize("ranks", [2, 4])
-def test_mpi_suite(ranks):
+def test_mpi_suite(ranks, tmp_path):
+    # The ranks' pytest sessions keep their temporary directories in this test's own
+    # (TMPDIR): other pytest sessions on the machine rotate /tmp/pytest-of-USER, and
+    # racing them left "(rm_rf) error removing ..." warnings in the ranks' output.
     proc = subprocess.run(
         [str(BIN / "mpirun"), "-n", str(ranks), sys.executable, "-m", "pytest", "--with-mpi", "-q",
          "-p", "no:cacheprovider", str(ROOT / "tests" / "mpi")],
-        capture_output=True, text=True, timeout=150, cwd=ROOT,
+        capture_output=True, text=True, timeout=150, cwd=ROOT, env={**os.environ, "TMPDIR": str(tmp_path)},
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "passed" in proc.stdout and "skipped" not in proc.stdout.splitlines()[-1], proc.stdout[-2000:]
