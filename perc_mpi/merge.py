@@ -48,11 +48,10 @@ def merge(output: Path, parts: list[Path], force: bool = False) -> tuple[np.ndar
     target = snapshot_target(output)  # first: what --force cannot mend (a directory, no such directory)
     if any(output.exists() and part.exists() and os.path.samefile(output, part) for part in parts):
         raise ParameterError(str(output), None, "output is one of the parts; give another")
-    lock = lock_output(target)  # before the work: a session writing it refuses the merge at once
+    # Before the work: a session writing it refuses the merge at once.
+    lock = lock_output(target, None if force else
+                       ParameterError(str(output), None, "output exists; use --force to overwrite it"))
     try:
-        # Under the lock: a merge into the same new output that ended a moment ago wrote it.
-        if output.exists() and not force:
-            raise ParameterError(str(output), None, "output exists; use --force to overwrite it")
         return _merge_into(target, parts)
     finally:
         unlock_output(lock)

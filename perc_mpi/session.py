@@ -53,27 +53,21 @@ def checked_output(args: argparse.Namespace) -> Path:
     return target
 
 
-def refuse_to_clobber(args: argparse.Namespace) -> None:
-    """Raise ParameterError if the output exists and neither ``--force`` nor ``--resume``
-    was given."""
-    path = output_path(args)
-    if path.exists() and not (args.force or args.resume):
-        raise ParameterError(str(path), None, "output exists; use --resume to continue it, --force to "
-                             "overwrite it or -o to choose another")
+def clobber_error(args: argparse.Namespace) -> ParameterError | None:
+    """Return the error for an existing output, None if ``--force`` or ``--resume`` lets
+    the sweep have it."""
+    if args.force or args.resume:
+        return None
+    return ParameterError(str(output_path(args)), None, "output exists; use --resume to continue it, --force "
+                          "to overwrite it or -o to choose another")
 
 
 def locked_output(args: argparse.Namespace) -> tuple[Path, IO]:
     """Return :func:`checked_output` and its lock (:func:`perc_mpi.store.lock_output`),
-    refusing to clobber an existing file (:func:`refuse_to_clobber`)."""
+    refusing to clobber an existing file (:func:`clobber_error`)."""
     target = checked_output(args)
-    lock = lock_output(target)  # before reading the file: a session still writing it refuses this one
-    try:
-        # Under the lock: a session on the same new output that ended a moment ago wrote it.
-        refuse_to_clobber(args)
-    except ParameterError:
-        unlock_output(lock)
-        raise
-    return target, lock
+    # Before reading the file: a session still writing it refuses this one.
+    return target, lock_output(target, clobber_error(args))
 
 
 @dataclass
@@ -129,8 +123,8 @@ def prepare(args: argparse.Namespace, data: dict, text: str, n_ranks: int, ranks
     sweep = parse_sweep(data, text, args.file, memory, ranks_per_node)
     if args.dry_run:  # writes nothing, locks nothing; says what would stop the sweep itself
         try:
-            checked_output(args)
-            refuse_to_clobber(args)
+            if checked_output(args).exists() and (error := clobber_error(args)):
+                raise error
         except ParameterError as exc:
             print(f"perc_mpi: note: without --dry-run the sweep would stop here: {exc}", file=sys.stderr)
         return _start(args, data, sweep, output_path(args), None, n_ranks)

@@ -229,16 +229,27 @@ def _flock_soon(handle: IO) -> None:
             time.sleep(LOCK_BUSY_SECONDS / 10)
 
 
-def lock_output(target: Path) -> IO:
+def lock_output(target: Path, if_exists: ParameterError | None = None) -> IO:
     """Return the open lock file that keeps a second session from writing ``target`` at
     the same time: an exclusive ``flock`` on ``target.lock``, held while the file is open
     (the OS releases it when the process ends, however it ends).  Creating it also
     proves that files can be created beside ``target``.
 
-    Raises ParameterError when another process holds it or it cannot be created.  Where
-    the file system takes no locks (NFS or Lustre mounted without them) it is returned
-    unlocked: the run goes on unguarded.
+    Raises ParameterError when another process holds it or it cannot be created, and
+    ``if_exists`` (the lock released) when given and ``target`` exists once the lock is
+    held -- checked under the lock, as a session on the same new output that ended a
+    moment ago wrote it.  Where the file system takes no locks (NFS or Lustre mounted
+    without them) it is returned unlocked: the run goes on unguarded.
     """
+    handle = _locked(target)
+    if if_exists is not None and target.exists():
+        unlock_output(handle)
+        raise if_exists
+    return handle
+
+
+def _locked(target: Path) -> IO:
+    """Return the lock file of :func:`lock_output`, locked (or not, where locks fail)."""
     path = lock_path(target)
     for attempt in range(LOCK_ATTEMPTS):
         try:

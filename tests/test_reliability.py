@@ -363,17 +363,18 @@ def test_an_output_written_while_waiting_for_its_lock_is_not_overwritten(tmp_pat
     from perc_mpi import merge, session, store
     from perc_mpi.parameters import ParameterError
 
-    def lock_after_the_other_wrote(target):  # the other one ends just as this one waits for the lock
+    real_locked = store._locked
+
+    def locked_after_the_other_wrote(target):  # the other one ends just as this one waits for the lock
         target.write_bytes(b"the other session's file")
-        return store.lock_output(target)
+        return real_locked(target)
 
     sweep_file = write_sweep(tmp_path)
     args = argparse.Namespace(file=str(sweep_file), output=None, force=False, resume=False)
-    monkeypatch.setattr(session, "lock_output", lock_after_the_other_wrote)
+    monkeypatch.setattr(store, "_locked", locked_after_the_other_wrote)
     with pytest.raises(ParameterError, match="output exists"):
         session.locked_output(args)
     (tmp_path / "sweep.h5").unlink()
-    monkeypatch.setattr(merge, "lock_output", lock_after_the_other_wrote)
     with pytest.raises(ParameterError, match="output exists"):
         merge.merge(tmp_path / "sweep.h5", [tmp_path / "part.h5"])
     assert (tmp_path / "sweep.h5").read_bytes() == b"the other session's file"
