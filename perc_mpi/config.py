@@ -13,10 +13,15 @@ MAX_JOBS = 10_000_000
 
 # Bytes one run needs at its peak (kernel, result arrays, measures), per grid cell and per
 # filled cell, by kind of run; used to refuse grids that cannot fit before any work
-# starts.  Measured: peak RSS of one 10001 x 10001 run and its measures, less an idle
-# process's ~106 MB -- fast 574 MB at 3.1% of the grid filled (depth 100), 2008 MB at
-# 72.7% (depth 2); continuous 936 MB at 6.1%; original 732 MB at 3.75%, 1943 MB at 67.7%.
-RUN_BYTES = {"fast": (5.1, 20.6), "continuous": (5.1, 70.3), "original": (6.6, 18.9)}
+# starts.  Measured (2026-11-28): peak RSS of one 10001 x 10001 run and its measures, less
+# an idle process's 146 MB (its RSS after a tiny run) -- fast 468 MB at 3.1% of the grid
+# filled (depth 100), 1667 MB at 72.7% (depth 2); continuous 841 MB at 6.1%; original
+# 605 MB at 3.75% (depth 100), 1595 MB at 67.7% (depth 2).
+RUN_BYTES = {"fast": (4.14, 17.2), "continuous": (4.14, 70.4), "original": (5.46, 15.5)}
+# What a process grows by when it loads the compiled kernels, before its first run (the
+# memory check runs before that): measured 46-50 MB over the sweep driver's 128 MB, for
+# one to three kinds of run.
+KERNEL_LOAD_BYTES = 50e6
 # From this depth on the original engine's grid words take four bytes instead of two
 # (_original.grid_dtype), its count trees more too: measured at 10001 x 10001, depths
 # 8192 and 65535, 916 MB at 4.5% and 6.8% filled, ~2.2 more bytes per cell than above.

@@ -195,14 +195,15 @@ def filled_share(depth: int | np.ndarray) -> np.ndarray:
 
 
 def run_memory(width: int, height: int, depth: int, engine: str) -> float:
-    """Return the bytes one run needs at its peak: ``config.RUN_BYTES`` per grid cell and
+    """Return the bytes one run needs at its peak in a process that has not loaded the
+    kernels yet: ``config.KERNEL_LOAD_BYTES`` plus ``config.RUN_BYTES`` per grid cell and
     per filled cell, the filled share bounded by ``config.MEMORY_FILL_MARGIN`` times
     :func:`filled_share` (at most the whole grid)."""
     per_cell, per_filled = config.RUN_BYTES["continuous" if depth == config.CONTINUOUS else engine]
     if engine == "original" and depth >= config.ORIGINAL_WIDE_WORD_DEPTH:
         per_cell += config.ORIGINAL_WIDE_WORD_BYTES
     filled = min(1.0, config.MEMORY_FILL_MARGIN * float(filled_share(depth)))
-    return width * height * (per_cell + per_filled * filled)
+    return config.KERNEL_LOAD_BYTES + width * height * (per_cell + per_filled * filled)
 
 
 def ring_estimate(width: int, height: int) -> float:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from perc_mpi.parameters import (
     ParameterError,
     cgroup_memory_limits,
+    kept_memory,
     memory_size,
     parse_run,
     parse_sweep,
@@ -108,7 +109,8 @@ def test_memory_check_knows_dense_runs_need_more():
     # A depth-2 run fills most of its grid and needs ~3x what a depth-100 run does
     # (measured peaks of 10001 x 10001 runs: config.RUN_BYTES).
     sparse = {"size": [10001], "depth": [100], "runs": 1, "seed": 1}
-    memory = int(1.5 * run_memory(10001, 10001, 100, "fast"))
+    _, rank_zero = kept_memory(parse_sweep(sparse, "{}", "s.json"))  # records, summed profiles
+    memory = int(1.2 * (run_memory(10001, 10001, 100, "fast") + rank_zero))
     parse_sweep(sparse, "{}", "s.json", memory=memory)
     with pytest.raises(ParameterError, match="fast engine at depth 2[;,]"):
         parse_sweep({**sparse, "depth": [100, 2]}, "{}", "s.json", memory=memory)

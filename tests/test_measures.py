@@ -78,12 +78,23 @@ def test_ring_table_counts_every_cell():
 
 
 @pytest.mark.parametrize("shape", [(17, 10), (4, 3), (3, 3), (64, 65), (1001, 3), (3, 1000)])
-def test_ring_tables_by_counting_and_by_sorting_agree(shape):
+@pytest.mark.parametrize("block", [1, 7, 1 << 18])
+def test_ring_tables_by_counting_and_by_sorting_agree(shape, block, monkeypatch):
+    monkeypatch.setattr(measures, "RANK_BLOCK_OFFSETS", block)  # the counting build's rows per block
     squares = [np.unique((np.arange(side) - side // 2) ** 2, return_counts=True) for side in shape]
     squares = (*squares[0], *squares[1])
     for a, b in zip(measures._rings_by_counting(*squares), measures._rings_by_sorting(*squares)):
         assert a.dtype == b.dtype
         np.testing.assert_array_equal(a, b)
+
+
+def test_ring_index_past_a_byte_of_squared_distances():
+    # The counting build's ring index = the count of present squared distances before
+    # a byte of their bits plus the bits below in it: check it against a plain count.
+    r2, _, ring_of = measures._rings_by_counting(*np.unique((np.arange(301) - 150) ** 2, return_counts=True),
+                                                 *np.unique((np.arange(7) - 3) ** 2, return_counts=True))
+    square = np.add.outer(np.arange(151) ** 2, np.arange(4) ** 2)
+    np.testing.assert_array_equal(ring_of, [[np.count_nonzero(r2 < n) for n in row] for row in square])
 
 
 def test_ring_table_of_a_thin_grid_is_as_small_as_the_grid():
@@ -126,13 +137,16 @@ def test_mass_dimension_of_an_exact_power_law():
     assert np.isnan(measures.mass_dimension(sizes, [m[:1] for m in exact])[1])  # single runs
 
 
-def test_ring_counts_from_a_mask_are_the_same_block_by_block(monkeypatch):
+@pytest.mark.parametrize("shape", [(61, 45), (60, 44), (3, 10), (10, 3), (3, 3), (4, 4)])
+def test_ring_counts_from_a_mask_are_the_same_block_by_block(shape, monkeypatch):
     """Large grids count their rings from the mask a block of offsets at a time (bounded
-    memory): the blocks' sum is the one-pass count."""
-    result = perc_mpi.invade(61, 45, 2, seed=3)
-    whole = measures.ring_counts(61, 45, result.fill_x, result.fill_y, result.filled)
-    monkeypatch.setattr(measures, "MASK_BLOCK_OFFSETS", 50)  # 2 rows of the 31 x 23 offsets a block
-    blocks = measures.ring_counts(61, 45, result.fill_x, result.fill_y, result.filled)
-    assert blocks.dtype == np.int64 and whole.sum() == result.n_filled
-    np.testing.assert_array_equal(blocks, whole)
-    np.testing.assert_array_equal(blocks, measures.ring_counts(61, 45, result.fill_x, result.fill_y))
+    memory): the blocks' sum is the one-pass count, on odd and even sides."""
+    width, height = shape
+    result = perc_mpi.invade(width, height, 2, seed=3)
+    whole = measures.ring_counts(width, height, result.fill_x, result.fill_y, result.filled)
+    for block in (1, 50):  # 1: a row of offsets a block; 50: 2 rows of 61 x 45's 31 x 23
+        monkeypatch.setattr(measures, "MASK_BLOCK_OFFSETS", block)
+        blocks = measures.ring_counts(width, height, result.fill_x, result.fill_y, result.filled)
+        assert blocks.dtype == np.int64 and whole.sum() == result.n_filled
+        np.testing.assert_array_equal(blocks, whole)
+    np.testing.assert_array_equal(whole, measures.ring_counts(width, height, result.fill_x, result.fill_y))
