@@ -138,15 +138,20 @@ def test_mass_dimension_of_an_exact_power_law():
 
 
 @pytest.mark.parametrize("shape", [(61, 45), (60, 44), (3, 10), (10, 3), (3, 3), (4, 4)])
-def test_ring_counts_from_a_mask_are_the_same_block_by_block(shape, monkeypatch):
-    """Large grids count their rings from the mask a block of offsets at a time (bounded
-    memory): the blocks' sum is the one-pass count, on odd and even sides."""
+def test_measures_are_the_same_block_by_block(shape, monkeypatch):
+    """Large grids are measured a block of offsets (from a mask) or of filled cells (from
+    coordinates) at a time, for bounded memory: the blocks' sum is the one-pass count,
+    on odd and even sides."""
     width, height = shape
     result = perc_mpi.invade(width, height, 2, seed=3)
-    whole = measures.ring_counts(width, height, result.fill_x, result.fill_y, result.filled)
-    for block in (1, 50):  # 1: a row of offsets a block; 50: 2 rows of 61 x 45's 31 x 23
-        monkeypatch.setattr(measures, "MASK_BLOCK_OFFSETS", block)
-        blocks = measures.ring_counts(width, height, result.fill_x, result.fill_y, result.filled)
-        assert blocks.dtype == np.int64 and whole.sum() == result.n_filled
-        np.testing.assert_array_equal(blocks, whole)
-    np.testing.assert_array_equal(whole, measures.ring_counts(width, height, result.fill_x, result.fill_y))
+    cells, mask = (width, height, result.fill_x, result.fill_y), result.filled
+    rings, boxes = measures.ring_counts(*cells, mask), measures.box_counts(*cells, mask)[1]
+    assert rings.dtype == np.int64 and rings.sum() == result.n_filled
+    for block in (1, 7, 50):  # 50: 2 rows of 61 x 45's 31 x 23 offsets a block
+        monkeypatch.setattr(measures, "BLOCK", block)
+        for mask_or_none in (mask, None):
+            np.testing.assert_array_equal(measures.ring_counts(*cells, mask_or_none), rings)
+            np.testing.assert_array_equal(measures.box_counts(*cells, mask_or_none)[1], boxes)
+    nothing = np.zeros(0, np.int32)  # no cells: no block, all counts zero
+    assert not measures.ring_counts(width, height, nothing, nothing).any()
+    assert not measures.box_counts(width, height, nothing, nothing)[1].any()
