@@ -32,8 +32,9 @@ from . import config
 # offset, the table is built by sorting the offsets' squared distances instead.
 DENSE_SPAN_PER_OFFSET = 8
 # Offsets (from a mask) or filled cells (from coordinates) measured per block: each
-# takes ~16 bytes of temporaries (intp indices, int64 numbers), so 16 MiB a block.  2^20
-# is one block up to 2047 x 2047 offsets, or a 2001 x 2001 depth-100 cluster (~260 000).
+# takes ~16 bytes of temporaries (intp indices, int64 numbers), so 16 MiB a block, plus
+# from coordinates each block's ring counts (8 bytes a ring).  2^20 is one block up to a
+# 2047 x 2047 grid's offsets, or a 2001 x 2001 depth-100 cluster (~260 000 cells).
 BLOCK = 1 << 20
 # Offsets given their ring index per block when a ring table is built (bounds the
 # int64 temporaries; measured as fast as one pass).
@@ -246,7 +247,8 @@ def _pooled(occupied: np.ndarray) -> np.ndarray:
     OR-pooling the occupancy equals recounting the cells.  Rows: OR of row pairs
     (contiguous); columns: two adjacent bools read as one uint16."""
     nx, ny = occupied.shape[0] // 2, occupied.shape[1] // 2
-    row_pairs = occupied[0:2 * nx:2, :2 * ny] | occupied[1:2 * nx:2, :2 * ny]
+    # order="C": the uint16 view needs contiguous rows (a Fortran-ordered mask's would not be)
+    row_pairs = np.bitwise_or(occupied[0:2 * nx:2, :2 * ny], occupied[1:2 * nx:2, :2 * ny], order="C")
     return row_pairs.view(np.uint16) != 0
 
 

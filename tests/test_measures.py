@@ -152,6 +152,9 @@ def test_measures_are_the_same_block_by_block(shape, monkeypatch):
         for mask_or_none in (mask, None):
             np.testing.assert_array_equal(measures.ring_counts(*cells, mask_or_none), rings)
             np.testing.assert_array_equal(measures.box_counts(*cells, mask_or_none)[1], boxes)
+    fortran = np.asfortranarray(mask)  # any memory order of the mask
+    np.testing.assert_array_equal(measures.ring_counts(*cells, fortran), rings)
+    np.testing.assert_array_equal(measures.box_counts(*cells, fortran)[1], boxes)
     nothing = np.zeros(0, np.int32)  # no cells: no block, all counts zero
     assert not measures.ring_counts(width, height, nothing, nothing).any()
     assert not measures.box_counts(width, height, nothing, nothing)[1].any()
