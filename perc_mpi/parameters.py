@@ -243,25 +243,32 @@ def _check_grid(source: str, width: int, height: int, engine: str, depth: int, b
         )
 
 
-def available_memory() -> int | None:
-    """Return the bytes of memory a run may use, or None if unknown.
+def available_memory(ranks_on_node: int = 1) -> int | None:
+    """Return the bytes of memory the runs of ``ranks_on_node`` ranks (this process among
+    them) may use on this node, or None if unknown.
 
-    The smallest of: ``MemAvailable`` (Linux), the memory limits of this process's
-    cgroup and of the cgroups above it (a batch job's), and the ``PERC_MPI_MEMORY_LIMIT``
-    environment variable when set (see :func:`memory_size`).
+    The smallest of: ``MemAvailable`` (Linux: what the processes running leave), and the
+    memory limits of this process's cgroup and of the cgroups above it (a batch job's) and
+    the ``PERC_MPI_MEMORY_LIMIT`` environment variable when set (see :func:`memory_size`),
+    less what the ranks hold already (this process's resident memory, each): those
+    limits count the whole processes (~130 MB each before a run).
     """
-    limits = []
+    available, limits = [], []
     override = os.environ.get("PERC_MPI_MEMORY_LIMIT")
     if override:
         limits.append(memory_size("PERC_MPI_MEMORY_LIMIT", override))
+    held = 0
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
-                limits.append(int(line.split()[1]) * 1024)
+                available.append(int(line.split()[1]) * 1024)
         limits += cgroup_memory_limits(Path("/proc/self/cgroup").read_text())
+        held = int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except OSError:
         pass
-    return min(limits) if limits else None
+    if limits:
+        available.append(max(0, min(limits) - ranks_on_node * held))
+    return min(available) if available else None
 
 
 _SIZE_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}

@@ -119,7 +119,7 @@ def prepare(args: argparse.Namespace, data: dict, text: str, n_ranks: int, ranks
     planned and scheduled on ``n_ranks`` ranks."""
     # A dry run plans for the nodes the sweep will run on, which may not be this one (a
     # login node): it reports the largest run's memory instead of checking it here.
-    memory = None if args.dry_run else available_memory()
+    memory = None if args.dry_run else available_memory(ranks_per_node)
     sweep = parse_sweep(data, text, args.file, memory, ranks_per_node)
     if args.dry_run:  # writes nothing, locks nothing; says what would stop the sweep itself
         try:

@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,8 +10,10 @@ from conftest import run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from perc_mpi import parameters
 from perc_mpi.parameters import (
     ParameterError,
+    available_memory,
     cgroup_memory_limits,
     kept_memory,
     memory_size,
@@ -241,6 +244,23 @@ def test_memory_sizes(text, expected):
 def test_bad_memory_sizes(text):
     with pytest.raises(ParameterError, match="expected a memory size"):
         memory_size("PERC_MPI_MEMORY_LIMIT", text)
+
+
+def test_memory_limits_count_the_ranks_own_memory(monkeypatch):
+    # A limit (a job's cgroup, PERC_MPI_MEMORY_LIMIT) counts whole processes: the memory
+    # each rank holds before its runs comes off it; MemAvailable already leaves it out.
+    monkeypatch.setattr(parameters, "cgroup_memory_limits", lambda _: [])  # this machine's own, if any
+    monkeypatch.setenv("PERC_MPI_MEMORY_LIMIT", "2G")
+    one, four = available_memory(1), available_memory(4)
+    held = 2**31 - one  # this process's resident memory
+    assert 10e6 < held < 1e9
+    assert four == pytest.approx(2**31 - 4 * held, rel=0.01)
+    monkeypatch.setenv("PERC_MPI_MEMORY_LIMIT", "1M")
+    assert available_memory(4) == 0
+    monkeypatch.setenv("PERC_MPI_MEMORY_LIMIT", "1T")  # above MemAvailable: that is the bound
+    meminfo = Path("/proc/meminfo").read_text()
+    mem_available = 1024 * int(meminfo.split("MemAvailable:")[1].split()[0])
+    assert available_memory(64) == pytest.approx(mem_available, rel=0.2)
 
 
 def test_cgroup_limits_of_the_job_above_the_task(tmp_path):
