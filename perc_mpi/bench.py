@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import h5py
 import numpy as np
 
 from . import config, measures, results
@@ -129,13 +130,42 @@ def peak_rss_mib(size: int, depth: int, seed: int) -> tuple[float, float]:
 
 
 def peak_rss_row(size: int, depth: int, seeds: int) -> str:
-    """Return the peak-RSS table row: the largest over ``seeds`` runs (seeds 1 ..), with
+    """Return the peak-RSS table rows, of a run and its measures alone (seeds 1 ..) and of
+    a one-job sweep's rank (sweep seeds 1 ..): the largest over ``seeds`` of each, with
     its run's filled share, and the range (the peak follows the cluster's size)."""
     peaks = [peak_rss_mib(size, depth, seed) for seed in range(1, seeds + 1)]
     top, share = max(peaks)
     low = min(peak for peak, _ in peaks)
+    peaks = [peak_rss_sweep_mib(size, depth, seed) for seed in range(1, seeds + 1)]
+    sweep_top, sweep_share = max(peaks)
+    sweep_low = min(peak for peak, _ in peaks)
     return (f"| peak RSS, one {size}x{size} depth {depth} run + measures, largest of {seeds} seeds | "
-            f"{top:.0f} MiB ({share:.1%} filled; {low:.0f}-{top:.0f} MiB) |")
+            f"{top:.0f} MiB ({share:.1%} filled; {low:.0f}-{top:.0f} MiB) |\n"
+            f"| peak RSS, the rank of a one-job {size}x{size} depth {depth} sweep (mpirun -n 1), largest of "
+            f"{seeds} sweep seeds | {sweep_top:.0f} MiB ({sweep_share:.1%} filled; "
+            f"{sweep_low:.0f}-{sweep_top:.0f} MiB) |")
+
+
+def peak_rss_sweep_mib(size: int, depth: int, seed: int) -> tuple[float, float]:
+    """Return the peak RSS (MiB) of the rank of a one-job sweep (``mpirun -n 1``, sweep
+    seed ``seed``): the run and its measures as in any job, plus the driver, the summed
+    profiles, the summary and the HDF5 writes; and the share of the grid the run filled."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sweep = Path(tmp) / "sweep.json"
+        sweep.write_text(json.dumps({"size": [size], "depth": [depth], "runs": 1, "seed": seed}))
+        # A process of its own: RUSAGE_CHILDREN is the largest of every child it waited for.
+        code = (
+            "import resource, subprocess, sys\n"
+            f"subprocess.run({[str(BIN / 'mpirun'), '-n', '1', sys.executable, '-m', 'perc_mpi', str(sweep)]!r}, "
+            "check=True, capture_output=True)\n"
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+        )
+        env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+        peak = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                              check=True).stdout
+        with h5py.File(sweep.with_suffix(".h5"), "r") as results:
+            filled = int(results["runs/filled"][0])
+    return int(peak) / 1024, filled / (size * size)
 
 
 def sweep_once(sweep: Path, ranks: int, out: str) -> tuple[float, float, str]:

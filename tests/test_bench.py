@@ -20,7 +20,8 @@ def test_bench_quick_prints_every_figure(tmp_path):
     proc = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     for label in ("| fast |", "| original |", "| continuous model", "original / fast", "measures / run",
-                  "peak RSS", "numba cache", "sweep.json", "many small jobs", "strong scaling", "jobs phase"):
+                  "peak RSS, one", "peak RSS, the rank of a one-job", "numba cache", "sweep.json",
+                  "many small jobs", "strong scaling", "jobs phase"):
         assert label in proc.stdout, label
     if compiler:
         assert "| C bucket queue (-O2) |" in proc.stdout and "| fast / C |" in proc.stdout
