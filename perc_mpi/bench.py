@@ -154,15 +154,19 @@ def peak_rss_sweep_mib(size: int, depth: int, seed: int) -> tuple[float, float]:
         sweep = Path(tmp) / "sweep.json"
         sweep.write_text(json.dumps({"size": [size], "depth": [depth], "runs": 1, "seed": seed}))
         # A process of its own: RUSAGE_CHILDREN is the largest of every child it waited for.
+        command = [str(BIN / "mpirun"), "-n", "1", sys.executable, "-m", "perc_mpi", str(sweep)]
         code = (
             "import resource, subprocess, sys\n"
-            f"subprocess.run({[str(BIN / 'mpirun'), '-n', '1', sys.executable, '-m', 'perc_mpi', str(sweep)]!r}, "
-            "check=True, capture_output=True)\n"
+            f"sweep = subprocess.run({command!r}, "
+            "capture_output=True, text=True)\n"
             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+            "sys.exit(sweep.returncode and sweep.stderr)\n"
         )
         env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-        peak = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                              check=True).stdout
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+        if proc.returncode:
+            raise RuntimeError(f"the one-job sweep for the peak RSS row failed:\n{proc.stderr}")
+        peak = proc.stdout
         with h5py.File(sweep.with_suffix(".h5"), "r") as results:
             filled = int(results["runs/filled"][0])
     return int(peak) / 1024, filled / (size * size)

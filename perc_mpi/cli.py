@@ -63,10 +63,11 @@ def run_single(args: argparse.Namespace, data: dict) -> int:
     if target and Path(target).exists() and os.path.samefile(target, args.file):
         return fail(f"{target}: that is the run's own JSON file; give another path for the drawing")
     try:
+        parse_run(data, args.file)  # bad input fails before Numba's import (~0.5 s)
+        from . import engine, measures  # imports Numba: the memory check counts it as held
         params = parse_run(data, args.file, available_memory())
     except ParameterError as exc:
         return fail(str(exc))
-    from . import engine, measures  # imports Numba: after the input is known good
 
     result = engine.run(params)
     drawing = report.draw_grid(result.filled)

@@ -22,6 +22,11 @@ RUN_BYTES = {"fast": (4.14, 17.2), "continuous": (4.14, 70.4), "original": (5.46
 # memory check runs before that): measured 46-50 MB over the sweep driver's 128 MB, for
 # one to three kinds of run.
 KERNEL_LOAD_BYTES = 50e6
+# A sweep rank's resident memory before its runs (Python, NumPy, Numba, h5py, mpi4py),
+# which a job's memory limit counts too (the check itself measures this process's): 128
+# MB on ranks 0 and 1 alike at the check.  The dry run, which plans for other nodes,
+# adds it to what a rank needs.
+PROCESS_BYTES = 130e6
 # From this depth on the original engine's grid words take four bytes instead of two
 # (_original.grid_dtype), its count trees more too: measured at 10001 x 10001, depths
 # 8192 and 65535, 916 MB at 4.5% and 6.8% filled, ~2.2 more bytes per cell than above.

@@ -14,6 +14,7 @@ import numbers
 import os
 import random
 import re
+import resource
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -239,36 +240,51 @@ def _check_grid(source: str, width: int, height: int, engine: str, depth: int, b
             source,
             "'width'/'height'",
             f"a {width}x{height} grid needs about {readable_size(needed)} with {model}{extra}; "
-            f"only {readable_size(budget / sharing)} of memory is available{per_rank}",
+            f"only {readable_size(budget / sharing)} of memory is available{per_rank}, beyond the "
+            f"{readable_size(resident_bytes())} {'each process' if sharing > 1 else 'this process'} holds already",
         )
 
 
 def available_memory(ranks_on_node: int = 1) -> int | None:
     """Return the bytes of memory the runs of ``ranks_on_node`` ranks (this process among
-    them) may use on this node, or None if unknown.
-
-    The smallest of: ``MemAvailable`` (Linux: what the processes running leave), and the
-    memory limits of this process's cgroup and of the cgroups above it (a batch job's) and
-    the ``PERC_MPI_MEMORY_LIMIT`` environment variable when set (see :func:`memory_size`),
-    less what the ranks hold already (this process's resident memory, each): those
-    limits count the whole processes (~130 MB each before a run).
+    them) may use on this node, or None if unknown: :func:`memory_budget` of this
+    machine's ``MemAvailable`` (Linux), the memory limits of this process's cgroup and of
+    the cgroups above it (a batch job's) and ``PERC_MPI_MEMORY_LIMIT`` when set (see
+    :func:`memory_size`), and this process's resident memory.
     """
-    available, limits = [], []
+    limits, mem_available = [], None
     override = os.environ.get("PERC_MPI_MEMORY_LIMIT")
     if override:
         limits.append(memory_size("PERC_MPI_MEMORY_LIMIT", override))
-    held = 0
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
-                available.append(int(line.split()[1]) * 1024)
+                mem_available = int(line.split()[1]) * 1024
         limits += cgroup_memory_limits(Path("/proc/self/cgroup").read_text())
-        held = int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except OSError:
         pass
+    return memory_budget(mem_available, limits, resident_bytes(), ranks_on_node)
+
+
+def memory_budget(mem_available: int | None, limits: list[int], held: int, ranks_on_node: int) -> int | None:
+    """Return the bytes the runs of ``ranks_on_node`` ranks may use: the smaller of
+    ``mem_available`` (what the running processes leave) and the smallest of ``limits``
+    less what the ranks hold already, ``held`` bytes each (a limit counts whole
+    processes); None if neither is known."""
+    budgets = [] if mem_available is None else [mem_available]
     if limits:
-        available.append(max(0, min(limits) - ranks_on_node * held))
-    return min(available) if available else None
+        budgets.append(max(0, min(limits) - ranks_on_node * held))
+    return min(budgets) if budgets else None
+
+
+def resident_bytes() -> int:
+    """Return this process's resident memory in bytes (its peak so far where
+    ``/proc/self/statm`` is missing)."""
+    try:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB elsewhere
 
 
 _SIZE_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
@@ -304,7 +320,9 @@ def cgroup_memory_limits(proc_self_cgroup: str, root: Path = Path("/sys/fs/cgrou
         group = base / path.lstrip("/")
         for directory in (group, *group.parents):
             try:
-                limits.append(int((directory / name).read_text()))
+                limit = int((directory / name).read_text())
+                if limit < 1 << 62:  # cgroup v1 writes "no limit" as ~2^63
+                    limits.append(limit)
             except (OSError, ValueError):  # no such file, or "max"
                 pass
             if directory == base:

@@ -227,9 +227,11 @@ def print_plan(start: Start, n_ranks: int) -> None:
     print(f"expected imbalance (max/mean work): {imbalance:.3f}")
     width, height, engine_name, depth = largest_run(plan.sweep)
     tables, rank_zero = kept_memory(plan.sweep)
+    per_rank = config.PROCESS_BYTES + run_memory(width, height, depth, engine_name) + tables
     print(f"memory (not checked against this node's by a dry run): about "
-          f"{readable_size(run_memory(width, height, depth, engine_name) + tables)} per rank for the largest run "
-          f"({width}x{height}, {depth_label(depth)}, {engine_name}) and the distance tables, "
+          f"{readable_size(per_rank)} per rank for the largest run "
+          f"({width}x{height}, {depth_label(depth)}, {engine_name}), the distance tables and the process "
+          f"itself (~{readable_size(config.PROCESS_BYTES)} before its runs), "
           f"{readable_size(rank_zero)} more on rank 0 for the jobs' records and summed profiles (the ranks on one "
           "node share its memory)")
 
