@@ -23,9 +23,10 @@ RUN_BYTES = {"fast": (4.14, 17.2), "continuous": (4.14, 70.4), "original": (5.46
 # one to three kinds of run.
 KERNEL_LOAD_BYTES = 50e6
 # A sweep rank's resident memory before its runs (Python, NumPy, Numba, h5py, mpi4py),
-# which a job's memory limit counts too (the check itself measures this process's): 128
-# MB on ranks 0 and 1 alike at the check.  The dry run, which plans for other nodes,
-# adds it to what a rank needs.
+# which a job's memory limit counts too (the check itself measures this process's
+# proportional set size): 128 MB resident on ranks 0 and 1 alike at the check, 86 MB
+# proportional with 2 ranks.  The dry run, which plans for other nodes, adds it to what
+# a rank needs.
 PROCESS_BYTES = 130e6
 # From this depth on the original engine's grid words take four bytes instead of two
 # (_original.grid_dtype), its count trees more too: measured at 10001 x 10001, depths

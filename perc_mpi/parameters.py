@@ -278,8 +278,15 @@ def memory_budget(mem_available: int | None, limits: list[int], held: int, ranks
 
 
 def resident_bytes() -> int:
-    """Return this process's resident memory in bytes (its peak so far where
-    ``/proc/self/statm`` is missing)."""
+    """Return the memory this process holds, in bytes: its proportional set size (its
+    shared pages divided among the processes sharing them, as a cgroup charges such a
+    page once), else its resident set, else its peak so far."""
+    try:
+        for line in Path("/proc/self/smaps_rollup").read_text().splitlines():  # Linux >= 4.14
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError):
