@@ -133,17 +133,22 @@ def peak_rss_row(size: int, depth: int, seeds: int) -> str:
     """Return the peak-RSS table rows, of a run and its measures alone (seeds 1 ..) and of
     a one-job sweep's rank (sweep seeds 1 ..): the largest over ``seeds`` of each, with
     its run's filled share, and the range (the peak follows the cluster's size)."""
-    peaks = [peak_rss_mib(size, depth, seed) for seed in range(1, seeds + 1)]
-    top, share = max(peaks)
-    low = min(peak for peak, _ in peaks)
-    peaks = [peak_rss_sweep_mib(size, depth, seed) for seed in range(1, seeds + 1)]
-    sweep_top, sweep_share = max(peaks)
-    sweep_low = min(peak for peak, _ in peaks)
-    return (f"| peak RSS, one {size}x{size} depth {depth} run + measures, largest of {seeds} seeds | "
-            f"{top:.0f} MiB ({share:.1%} filled; {low:.0f}-{top:.0f} MiB) |\n"
-            f"| peak RSS, the rank of a one-job {size}x{size} depth {depth} sweep (mpirun -n 1), largest of "
-            f"{seeds} sweep seeds | {sweep_top:.0f} MiB ({sweep_share:.1%} filled; "
-            f"{sweep_low:.0f}-{sweep_top:.0f} MiB) |")
+    rows = [(f"one {size}x{size} depth {depth} run + measures, largest of {seeds} seeds", peak_rss_mib),
+            (f"the rank of a one-job {size}x{size} depth {depth} sweep (mpirun -n 1), largest of {seeds} sweep seeds",
+             peak_rss_sweep_mib)]
+    lines = []
+    for label, measure in rows:
+        peaks = [measure(size, depth, seed) for seed in range(1, seeds + 1)]
+        top, share = max(peaks)
+        low = min(peak for peak, _ in peaks)
+        lines.append(f"| peak RSS, {label} | {top:.0f} MiB ({share:.1%} filled; {low:.0f}-{top:.0f} MiB) |")
+    return "\n".join(lines)
+
+
+def mpi_env() -> dict[str, str]:
+    """Return this process's environment with this Python's bin directory (its mpirun,
+    the ``mpich`` extra's) first on the PATH."""
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
 def peak_rss_sweep_mib(size: int, depth: int, seed: int) -> tuple[float, float]:
@@ -162,8 +167,7 @@ def peak_rss_sweep_mib(size: int, depth: int, seed: int) -> tuple[float, float]:
             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
             "sys.exit(sweep.returncode and sweep.stderr)\n"
         )
-        env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=mpi_env())
         if proc.returncode:
             raise RuntimeError(f"the one-job sweep for the peak RSS row failed:\n{proc.stderr}")
         peak = proc.stdout
@@ -174,10 +178,10 @@ def peak_rss_sweep_mib(size: int, depth: int, seed: int) -> tuple[float, float]:
 
 def sweep_once(sweep: Path, ranks: int, out: str) -> tuple[float, float, str]:
     """Return (wall seconds, jobs-phase seconds, timing line) of one ``mpirun -n ranks``."""
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     start = time.perf_counter()
     proc = subprocess.run([str(BIN / "mpirun"), "-n", str(ranks), sys.executable, "-m", "perc_mpi",
-                           str(sweep), "-o", out, "--force"], capture_output=True, text=True, env=env, check=True)
+                           str(sweep), "-o", out, "--force"], capture_output=True, text=True, env=mpi_env(),
+                          check=True)
     wall = time.perf_counter() - start
     timing = re.search(r"timing: (.*)", proc.stderr).group(1)
     return wall, float(re.search(r"jobs ([0-9.]+) s", timing).group(1)), timing
